@@ -1,0 +1,145 @@
+r"""Bellman operators: the one core every solver is built from.
+
+.. math::
+
+    q(s, a) = r(s, a) + \gamma \sum_{s'} P(s' \mid s, a)\, v(s'), \qquad
+    (T v)(s) = \max_a q(s, a), \qquad (T_\pi v)(s) = \sum_a \pi(a \mid s)\, q(s, a).
+
+Dense kernels go through BLAS (``P_flat @ v`` on the ``(S*A, S)`` view); CSR kernels
+through numba kernels parallel over states (:mod:`tabular_rl._kernels`). Both are
+:math:`\gamma`-contractions in the sup norm (Puterman 1994, Prop. 6.2.4).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _kernels as K
+from . import _validation as V
+from .mdp import FiniteMDP
+
+__all__ = [
+    "bellman_optimality",
+    "bellman_policy",
+    "greedy_policy",
+    "policy_reward",
+    "policy_transition",
+    "q_values",
+]
+
+
+def _matvec(P_flat, v: np.ndarray) -> np.ndarray:
+    """``P_flat @ v`` for a dense ``(S*A, S)`` view or a CSR matrix, as ``(S*A,)``."""
+    if sp.issparse(P_flat):
+        out = np.empty(P_flat.shape[0])
+        K.csr_matvec(P_flat.indptr, P_flat.indices, P_flat.data, v, out)
+        return out
+    return P_flat @ v
+
+
+def q_values(mdp: FiniteMDP, v: np.ndarray) -> np.ndarray:
+    r"""One-step lookahead :math:`q = r + \gamma P v`, shape ``(S, A)``."""
+    v = np.ascontiguousarray(v, dtype=np.float64)
+    if mdp.is_sparse:
+        P = mdp.P
+        out = np.empty(mdp.S * mdp.A)
+        K.csr_q_values(P.indptr, P.indices, P.data, mdp.r.reshape(-1), v, mdp.gamma, out)
+        return out.reshape(mdp.S, mdp.A)
+    return mdp.r + mdp.gamma * (mdp.P_flat @ v).reshape(mdp.S, mdp.A)
+
+
+def bellman_optimality(mdp: FiniteMDP, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""The optimality operator :math:`T v` and a greedy action per state.
+
+    Returns
+    -------
+    Tv : ndarray of shape (S,)
+    actions : ndarray of shape (S,), int
+        The first maximizing action at each state.
+    """
+    v = np.ascontiguousarray(v, dtype=np.float64)
+    if mdp.is_sparse:
+        P = mdp.P
+        Tv = np.empty(mdp.S)
+        arg = np.empty(mdp.S, dtype=np.int64)
+        K.csr_bellman_max(P.indptr, P.indices, P.data, mdp.r.reshape(-1), v, mdp.gamma,
+                          mdp.A, Tv, arg)
+        return Tv, arg
+    q = q_values(mdp, v)
+    arg = q.argmax(axis=1)
+    return q[np.arange(mdp.S), arg], arg
+
+
+def bellman_policy(mdp: FiniteMDP, pi: np.ndarray, v: np.ndarray) -> np.ndarray:
+    r"""The policy operator :math:`T_\pi v = r_\pi + \gamma P_\pi v` for ``pi`` of shape ``(S, A)``.
+
+    ``pi`` may also be an integer array ``(S,)`` of actions (a deterministic policy).
+    """
+    v = np.ascontiguousarray(v, dtype=np.float64)
+    pi = np.asarray(pi)
+    if np.issubdtype(pi.dtype, np.integer) and pi.ndim == 1:
+        return _bellman_deterministic(mdp, pi, v)
+    pi = V.check_policy(pi, mdp.S, mdp.A)
+    if mdp.is_sparse:
+        P = mdp.P
+        out = np.empty(mdp.S)
+        K.csr_bellman_policy(P.indptr, P.indices, P.data, mdp.r.reshape(-1), v, mdp.gamma,
+                             pi.reshape(-1), mdp.A, out)
+        return out
+    return np.einsum("sa,sa->s", pi, q_values(mdp, v))
+
+
+def _bellman_deterministic(mdp: FiniteMDP, actions: np.ndarray, v: np.ndarray) -> np.ndarray:
+    if actions.shape != (mdp.S,) or actions.min(initial=0) < 0 or actions.max(initial=0) >= mdp.A:
+        raise ValueError(f"a deterministic policy must be an int array (S,)={mdp.S} of actions "
+                         f"in 0..{mdp.A - 1}")
+    if mdp.is_sparse:
+        P = mdp.P
+        out = np.empty(mdp.S)
+        K.csr_bellman_deterministic(P.indptr, P.indices, P.data, mdp.r.reshape(-1), v,
+                                    mdp.gamma, actions.astype(np.int64), mdp.A, out)
+        return out
+    s = np.arange(mdp.S)
+    return mdp.r[s, actions] + mdp.gamma * (mdp.P[s, actions, :] @ v)
+
+
+def greedy_policy(q: np.ndarray) -> np.ndarray:
+    """Deterministic greedy policy ``(S, A)``: one-hot on the first maximizing action."""
+    q = np.asarray(q)
+    pi = np.zeros_like(q, dtype=np.float64)
+    pi[np.arange(q.shape[0]), q.argmax(axis=1)] = 1.0
+    return pi
+
+
+def _as_policy(mdp, pi) -> np.ndarray:
+    pi = np.asarray(pi)
+    if np.issubdtype(pi.dtype, np.integer) and pi.ndim == 1:
+        out = np.zeros((mdp.S, mdp.A))
+        if pi.shape != (mdp.S,) or pi.min(initial=0) < 0 or pi.max(initial=0) >= mdp.A:
+            raise ValueError(f"a deterministic policy must be an int array of shape ({mdp.S},) "
+                             f"with actions in 0..{mdp.A - 1}")
+        out[np.arange(mdp.S), pi] = 1.0
+        return out
+    return V.check_policy(pi, mdp.S, mdp.A)
+
+
+def policy_transition(mdp: FiniteMDP, pi) -> np.ndarray | sp.csr_matrix:
+    r"""The state chain of a policy, :math:`P_\pi(s, s') = \sum_a \pi(a\mid s) P(s'\mid s,a)`.
+
+    Dense ``(S, S)`` for a dense model, CSR ``(S, S)`` for a sparse one (never densified).
+    """
+    pi = _as_policy(mdp, pi)
+    if mdp.is_sparse:
+        S, A = mdp.S, mdp.A
+        rows = np.repeat(np.arange(S), A)
+        W = sp.csr_matrix((pi.reshape(-1), (rows, np.arange(S * A))), shape=(S, S * A))
+        W.eliminate_zeros()
+        return (W @ mdp.P).tocsr()
+    return np.einsum("sa,sat->st", pi, mdp.P)
+
+
+def policy_reward(mdp: FiniteMDP, pi) -> np.ndarray:
+    r""":math:`r_\pi(s) = \sum_a \pi(a\mid s)\, r(s, a)`."""
+    pi = _as_policy(mdp, pi)
+    return np.einsum("sa,sa->s", pi, mdp.r)
