@@ -7,13 +7,40 @@ here: they go through BLAS (``P_flat @ v``).
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 from numba import njit, prange
 
-_OPTS = dict(parallel=True, cache=True, fastmath=False, nogil=True)
+#: Below this many stored entries a serial kernel is used: thread start-up costs more than
+#: the sweep, and with several processes (pytest-xdist, sweeps) threads oversubscribe cores.
+PARALLEL_MIN_NNZ = 200_000
 
 
-@njit(**_OPTS)
+def _dual(fn):
+    """Compile ``fn`` twice, parallel over states and serial; pick by the work size.
+
+    The returned dispatcher takes the kernel's arguments and uses the number of stored
+    entries (``len(indices)``, the third-last dimension of work) to choose.
+    """
+    par = njit(parallel=True, cache=True, nogil=True)(fn)
+    # A separate function object with its own qualname, so numba's on-disk cache keeps the
+    # serial and parallel compilations apart.
+    serial_fn = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial")
+    serial_fn.__qualname__ = fn.__qualname__ + "_serial"
+    ser = njit(parallel=False, cache=True, nogil=True)(serial_fn)
+
+    def run(indptr, indices, *args):
+        return (par if indices.shape[0] >= PARALLEL_MIN_NNZ else ser)(indptr, indices, *args)
+
+    run.__name__ = fn.__name__
+    run.__doc__ = fn.__doc__
+    run.parallel = par
+    run.serial = ser
+    return run
+
+
+@_dual
 def csr_matvec(indptr, indices, data, v, out):  # pragma: no cover - compiled
     """``out[i] = sum_k data[k] * v[indices[k]]`` over row ``i``."""
     n = indptr.shape[0] - 1
@@ -24,7 +51,7 @@ def csr_matvec(indptr, indices, data, v, out):  # pragma: no cover - compiled
         out[i] = acc
 
 
-@njit(**_OPTS)
+@_dual
 def csr_q_values(indptr, indices, data, r_flat, v, gamma, out):  # pragma: no cover
     """``out[s*A + a] = r[s, a] + gamma * sum_s' P[s, a, s'] v[s']``."""
     n = indptr.shape[0] - 1
@@ -35,7 +62,7 @@ def csr_q_values(indptr, indices, data, r_flat, v, gamma, out):  # pragma: no co
         out[i] = r_flat[i] + gamma * acc
 
 
-@njit(**_OPTS)
+@_dual
 def csr_bellman_max(indptr, indices, data, r_flat, v, gamma, n_actions,
                     v_out, arg_out):  # pragma: no cover
     """Fused optimality backup: ``v_out[s] = max_a q[s, a]``, ``arg_out[s]`` the first argmax."""
@@ -56,7 +83,7 @@ def csr_bellman_max(indptr, indices, data, r_flat, v, gamma, n_actions,
         arg_out[s] = best_a
 
 
-@njit(**_OPTS)
+@_dual
 def csr_bellman_policy(indptr, indices, data, r_flat, v, gamma, pi_flat, n_actions,
                        v_out):  # pragma: no cover
     """Policy backup ``v_out[s] = sum_a pi[s, a] (r[s, a] + gamma P[s, a] v)``."""
@@ -74,7 +101,7 @@ def csr_bellman_policy(indptr, indices, data, r_flat, v, gamma, pi_flat, n_actio
         v_out[s] = tot
 
 
-@njit(**_OPTS)
+@_dual
 def csr_bellman_deterministic(indptr, indices, data, r_flat, v, gamma, actions, n_actions,
                               v_out):  # pragma: no cover
     """Backup of a deterministic policy ``v_out[s] = q[s, actions[s]]`` (one row per state)."""

@@ -148,10 +148,17 @@ def certify(mdp: FiniteMDP, v: np.ndarray, *, method: str, iterations: int, conv
 
 
 def report_cap(method: str, iterations: int, residual: float, bound: float, tol: float,
-               strict: bool) -> str:
-    """Message for a solver that hit ``max_iter``; warn (or raise when ``strict``)."""
+               strict: bool, rounding: float = 0.0) -> str:
+    """Message for a solver that hit ``max_iter``; warn (or raise when ``strict``).
+
+    ``rounding`` is the part of the bound that floating-point error alone contributes;
+    when it exceeds ``tol`` the message says that no number of sweeps can certify ``tol``.
+    """
     msg = (f"{method} stopped at max_iter={iterations} with residual {residual:.3g} and "
            f"certified error bound {bound:.3g} > tol={tol:g}; raise max_iter or loosen tol")
+    if rounding > tol:
+        msg += (f" (rounding error alone contributes {rounding:.3g} to the bound: tol below "
+                "that cannot be certified in float64 for this model)")
     if strict:
         raise ConvergenceError(msg)
     warnings.warn(msg, ConvergenceWarning, stacklevel=3)

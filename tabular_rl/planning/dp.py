@@ -55,6 +55,11 @@ def _half_width(mdp: FiniteMDP, Tv: np.ndarray, v: np.ndarray) -> float:
     return g / (1.0 - g) * 0.5 * (hi - lo) + 2.0 * fp
 
 
+def _rounding_floor(mdp: FiniteMDP, v: np.ndarray) -> float:
+    """The part of the certified bound due to rounding alone: tol below it cannot be met."""
+    return 2.0 * span_bound(mdp, v, v)[2]
+
+
 def value_iteration(mdp: FiniteMDP, *, tol: float = 1e-8, max_iter: int = 100_000, v0=None,
                     record_history: bool = False, strict: bool = False) -> Solution:
     r"""Value iteration :math:`v_{k+1} = T v_k` with a certified stopping rule.
@@ -117,8 +122,9 @@ def value_iteration(mdp: FiniteMDP, *, tol: float = 1e-8, max_iter: int = 100_00
     for k in range(1, max_iter + 1):
         Tv, _ = bellman_optimality(mdp, v)
         bound = _half_width(mdp, Tv, v)
+        res = float(np.abs(Tv - v).max())
         if hist is not None:
-            hist.append(float(np.abs(Tv - v).max()))
+            hist.append(res)
         if bound <= tol:
             converged = True
             break
@@ -126,7 +132,8 @@ def value_iteration(mdp: FiniteMDP, *, tol: float = 1e-8, max_iter: int = 100_00
     if converged:
         msg = f"certified |v - v*| <= {bound:.3g} <= tol={tol:g} after {k} sweeps"
     else:
-        msg = report_cap("value_iteration", k, float(np.abs(Tv - v).max()), bound, tol, strict)
+        msg = report_cap("value_iteration", k, res, bound, tol, strict,
+                         rounding=_rounding_floor(mdp, v))
     return certify(mdp, v, method="value_iteration", iterations=k, converged=converged,
                    message=msg, history=None if hist is None else np.array(hist))
 
@@ -226,8 +233,9 @@ def modified_policy_iteration(mdp: FiniteMDP, *, m: int = 10, tol: float = 1e-8,
     for k in range(1, max_iter + 1):
         Tv, actions = bellman_optimality(mdp, v)
         bound = _half_width(mdp, Tv, v)
+        res = float(np.abs(Tv - v).max())
         if hist is not None:
-            hist.append(float(np.abs(Tv - v).max()))
+            hist.append(res)
         if bound <= tol:
             converged = True
             break
@@ -237,8 +245,8 @@ def modified_policy_iteration(mdp: FiniteMDP, *, m: int = 10, tol: float = 1e-8,
     if converged:
         msg = f"certified |v - v*| <= {bound:.3g} <= tol={tol:g} after {k} improvement steps"
     else:
-        msg = report_cap("modified_policy_iteration", k, float(np.abs(Tv - v).max()), bound,
-                         tol, strict)
+        msg = report_cap("modified_policy_iteration", k, res, bound, tol, strict,
+                         rounding=_rounding_floor(mdp, v))
     return certify(mdp, v, method="modified_policy_iteration", iterations=k,
                    converged=converged, message=msg,
                    history=None if hist is None else np.array(hist))
