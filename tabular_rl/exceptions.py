@@ -14,7 +14,7 @@ class ConvergenceWarning(UserWarning):
 
 
 class ConvergenceError(RuntimeError):
-    """Raised instead of :class:`ConvergenceWarning` when a solver is called with ``strict=True``."""
+    """Raised instead of :class:`ConvergenceWarning` by a solver called with ``strict=True``."""
 
 
 class NumericalWarning(RuntimeWarning):

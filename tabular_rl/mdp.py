@@ -51,6 +51,14 @@ class _Frozen:
     def _set(self, key, value):
         object.__setattr__(self, key, value)
 
+    @property
+    def n_states(self) -> int:
+        return self.S
+
+    @property
+    def n_actions(self) -> int:
+        return self.A
+
 
 class FiniteMDP(_Frozen):
     r"""A discounted finite MDP.
@@ -107,16 +115,8 @@ class FiniteMDP(_Frozen):
         self._set("_P_flat", flat)
 
     @property
-    def n_states(self) -> int:
-        return self.S
-
-    @property
-    def n_actions(self) -> int:
-        return self.A
-
-    @property
     def P_flat(self):
-        """The kernel as an ``(S*A, S)`` matrix (a view for dense ``P``, the CSR itself if sparse)."""
+        """The kernel as an ``(S*A, S)`` matrix: a view of a dense ``P``, or the CSR itself."""
         return self._P_flat
 
     @property
@@ -234,14 +234,6 @@ class EpisodicMDP(_Frozen):
         self._set("A", A)
         self._set("is_sparse", bool(sp.issparse(P) or (isinstance(P, tuple))))
         self._set("time_varying", time_varying)
-
-    @property
-    def n_states(self) -> int:
-        return self.S
-
-    @property
-    def n_actions(self) -> int:
-        return self.A
 
     def P_flat(self, h: int):
         """The step-``h`` kernel as an ``(S*A, S)`` matrix (dense view or CSR)."""

@@ -105,7 +105,10 @@ def sweep_rounding(mdp: FiniteMDP, v: np.ndarray) -> float:
 def span_bound(mdp: FiniteMDP, Tv: np.ndarray, v: np.ndarray) -> tuple[float, float, float]:
     r"""MacQueen enclosure from a sweep: returns ``(lo, hi, fp)``.
 
-    :math:`v^* \in [Tv + \tfrac{\gamma}{1-\gamma}\,lo - fp,\; Tv + \tfrac{\gamma}{1-\gamma}\,hi + fp]`.
+    .. math::
+
+        v^* \in [Tv + \tfrac{\gamma}{1-\gamma}\,lo - fp,\;
+                 Tv + \tfrac{\gamma}{1-\gamma}\,hi + fp].
     """
     d = Tv - v
     g = mdp.gamma

@@ -113,6 +113,14 @@ def value_iteration(mdp: FiniteMDP, *, tol: float = 1e-8, max_iter: int = 100_00
     (array([3., 4.]), array([1, 0]))
     """
     _check_finite_mdp(mdp, "value_iteration")
+    return _greedy_sweeps(mdp, 1, tol, max_iter, v0, record_history, strict,
+                          method="value_iteration", unit="sweeps")
+
+
+def _greedy_sweeps(mdp: FiniteMDP, m: int, tol, max_iter, v0, record_history: bool,
+                   strict: bool, *, method: str, unit: str) -> Solution:
+    """The loop shared by VI (``m = 1``) and MPI: a greedy sweep, the certified span test,
+    then ``m - 1`` sweeps of the greedy policy's operator."""
     tol = V.check_real_scalar("tol", tol, 0.0, np.inf, lo_open=True)
     max_iter = V.check_positive_int("max_iter", max_iter)
     v = _initial_v(mdp, v0)
@@ -120,7 +128,7 @@ def value_iteration(mdp: FiniteMDP, *, tol: float = 1e-8, max_iter: int = 100_00
     converged = False
     k = 0
     for k in range(1, max_iter + 1):
-        Tv, _ = bellman_optimality(mdp, v)
+        Tv, actions = bellman_optimality(mdp, v)
         bound = _half_width(mdp, Tv, v)
         res = float(np.abs(Tv - v).max())
         if hist is not None:
@@ -129,13 +137,14 @@ def value_iteration(mdp: FiniteMDP, *, tol: float = 1e-8, max_iter: int = 100_00
             converged = True
             break
         v = Tv
+        for _ in range(m - 1):
+            v = bellman_policy(mdp, actions, v)
     if converged:
-        msg = f"certified |v - v*| <= {bound:.3g} <= tol={tol:g} after {k} sweeps"
+        msg = f"certified |v - v*| <= {bound:.3g} <= tol={tol:g} after {k} {unit}"
     else:
-        msg = report_cap("value_iteration", k, res, bound, tol, strict,
-                         rounding=_rounding_floor(mdp, v))
-    return certify(mdp, v, method="value_iteration", iterations=k, converged=converged,
-                   message=msg, history=None if hist is None else np.array(hist))
+        msg = report_cap(method, k, res, bound, tol, strict, rounding=_rounding_floor(mdp, v))
+    return certify(mdp, v, method=method, iterations=k, converged=converged, message=msg,
+                   history=None if hist is None else np.array(hist))
 
 
 def policy_iteration(mdp: FiniteMDP, *, max_iter: int = 10_000, pi0=None,
@@ -224,32 +233,8 @@ def modified_policy_iteration(mdp: FiniteMDP, *, m: int = 10, tol: float = 1e-8,
     """
     _check_finite_mdp(mdp, "modified_policy_iteration")
     m = V.check_positive_int("m", m)
-    tol = V.check_real_scalar("tol", tol, 0.0, np.inf, lo_open=True)
-    max_iter = V.check_positive_int("max_iter", max_iter)
-    v = _initial_v(mdp, v0)
-    hist = [] if record_history else None
-    converged = False
-    k = 0
-    for k in range(1, max_iter + 1):
-        Tv, actions = bellman_optimality(mdp, v)
-        bound = _half_width(mdp, Tv, v)
-        res = float(np.abs(Tv - v).max())
-        if hist is not None:
-            hist.append(res)
-        if bound <= tol:
-            converged = True
-            break
-        v = Tv
-        for _ in range(m - 1):
-            v = bellman_policy(mdp, actions, v)
-    if converged:
-        msg = f"certified |v - v*| <= {bound:.3g} <= tol={tol:g} after {k} improvement steps"
-    else:
-        msg = report_cap("modified_policy_iteration", k, res, bound, tol, strict,
-                         rounding=_rounding_floor(mdp, v))
-    return certify(mdp, v, method="modified_policy_iteration", iterations=k,
-                   converged=converged, message=msg,
-                   history=None if hist is None else np.array(hist))
+    return _greedy_sweeps(mdp, m, tol, max_iter, v0, record_history, strict,
+                          method="modified_policy_iteration", unit="improvement steps")
 
 
 def backward_induction(mdp: EpisodicMDP) -> Solution:
