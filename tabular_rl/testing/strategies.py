@@ -38,7 +38,7 @@ def gammas(max_gamma: float = 0.99) -> st.SearchStrategy[float]:
 
 def random_kernel(rng: np.random.Generator, S: int, A: int, *, density: float = 1.0,
                   deterministic_frac: float = 0.0, absorbing_frac: float = 0.0) -> np.ndarray:
-    """A dense row-stochastic kernel ``(S, A, S)``; optionally sparse, one-hot and absorbing rows."""
+    """A row-stochastic kernel ``(S, A, S)``; optionally sparse, one-hot and absorbing rows."""
     P = rng.random((S, A, S))
     if density < 1.0:
         P *= rng.random((S, A, S)) < density
