@@ -1,0 +1,5 @@
+"""Claim modules; importing this package registers every claim they define."""
+
+from . import foundation
+
+__all__ = ["foundation"]
