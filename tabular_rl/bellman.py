@@ -49,24 +49,36 @@ def q_values(mdp: FiniteMDP, v: np.ndarray) -> np.ndarray:
     return mdp.r + mdp.gamma * (mdp.P_flat @ v).reshape(mdp.S, mdp.A)
 
 
-def bellman_optimality(mdp: FiniteMDP, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def bellman_optimality(mdp: FiniteMDP, v: np.ndarray, *, with_actions: bool = True):
     r"""The optimality operator :math:`T v` and a greedy action per state.
+
+    Parameters
+    ----------
+    with_actions : bool
+        Also return the greedy actions. ``False`` returns ``(Tv, None)`` from a cheaper
+        value-only sweep (what value iteration runs).
 
     Returns
     -------
     Tv : ndarray of shape (S,)
-    actions : ndarray of shape (S,), int
+    actions : ndarray of shape (S,), int, or None
         The first maximizing action at each state.
     """
     v = np.ascontiguousarray(v, dtype=np.float64)
     if mdp.is_sparse:
         P = mdp.P
         Tv = np.empty(mdp.S)
+        if not with_actions:
+            K.csr_bellman_value(P.indptr, P.indices, P.data, mdp.r.reshape(-1), v, mdp.gamma,
+                                mdp.A, Tv)
+            return Tv, None
         arg = np.empty(mdp.S, dtype=np.int64)
         K.csr_bellman_max(P.indptr, P.indices, P.data, mdp.r.reshape(-1), v, mdp.gamma,
                           mdp.A, Tv, arg)
         return Tv, arg
     q = q_values(mdp, v)
+    if not with_actions:
+        return q.max(axis=1), None
     arg = q.argmax(axis=1)
     return q[np.arange(mdp.S), arg], arg
 

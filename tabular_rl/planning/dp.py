@@ -128,7 +128,7 @@ def _greedy_sweeps(mdp: FiniteMDP, m: int, tol, max_iter, v0, record_history: bo
     converged = False
     k = 0
     for k in range(1, max_iter + 1):
-        Tv, actions = bellman_optimality(mdp, v)
+        Tv, actions = bellman_optimality(mdp, v, with_actions=m > 1)
         bound = _half_width(mdp, Tv, v)
         res = float(np.abs(Tv - v).max())
         if hist is not None:
