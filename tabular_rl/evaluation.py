@@ -18,7 +18,9 @@ Finite horizon: :math:`V_h^\pi = r_{\pi_h} + P_{\pi_h} V_{h+1}^\pi`, :math:`V_H^
 :math:`V_0^{\pi'}(\mu) - V_0^{\pi}(\mu) = \sum_h \mathbb E_{d_h^{\pi'}}[A_h^\pi(s,a)]`.
 
 Dense models are solved with LAPACK; sparse ones with a sparse direct solve (SuperLU) up to
-``direct_max_states`` states and with GMRES above it (random sparse graphs make LU fill in).
+``DIRECT_MAX_STATES`` states and with GMRES above it (random sparse graphs make LU fill in;
+:math:`I - \gamma P_\pi` has its spectrum in the disc of radius :math:`\gamma` around 1,
+so GMRES converges fast).
 Every solve's residual is checked; an inaccurate one raises :class:`NumericalWarning`.
 """
 
@@ -47,7 +49,9 @@ __all__ = [
 ]
 
 #: Sparse models with more states than this are evaluated with GMRES instead of SuperLU.
-DIRECT_MAX_STATES = 20_000
+#: Random sparse graphs make LU fill in: a garnet with S=20,000, A=4, branching 5 took
+#: 544 s with SuperLU and 0.13 s with GMRES; a 300x300 gridworld 1.1 s vs 0.07 s.
+DIRECT_MAX_STATES = 1_000
 
 
 def _solve(M, b: np.ndarray, *, transpose: bool = False, x0=None, rtol=1e-13) -> np.ndarray:

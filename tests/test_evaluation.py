@@ -92,16 +92,17 @@ def test_large_sparse_uses_iterative_solver_and_agrees():
     from tabular_rl import evaluation
 
     rng = np.random.default_rng(5)
-    S, A, k = 3000, 2, 4
+    S, A, k = 1500, 2, 4
     rows = np.repeat(np.arange(S * A), k)
     cols = rng.integers(0, S, S * A * k)
     P = sp.csr_matrix((np.full(S * A * k, 1.0 / k), (rows, cols)), shape=(S * A, S))
     mdp = trl.FiniteMDP(P, rng.random((S, A)), 0.99)
     pi = rng.dirichlet(np.ones(A), S)
-    direct = trl.evaluate_policy(mdp, pi)
     old = evaluation.DIRECT_MAX_STATES
     try:
-        evaluation.DIRECT_MAX_STATES = 100
+        evaluation.DIRECT_MAX_STATES = 10**9
+        direct = trl.evaluate_policy(mdp, pi)
+        evaluation.DIRECT_MAX_STATES = 0
         iterative = trl.evaluate_policy(mdp, pi)
     finally:
         evaluation.DIRECT_MAX_STATES = old
