@@ -95,7 +95,8 @@ class FiniteMDP(_Frozen):
     (2, 2, False)
     """
 
-    __slots__ = ("P", "r", "gamma", "mu", "S", "A", "is_sparse", "_P_flat")
+    __slots__ = ("P", "r", "gamma", "mu", "S", "A", "is_sparse", "_P_flat", "max_row_nnz",
+                 "r_absmax")
 
     def __init__(self, P, r, gamma: float, mu=None, *, atol: float = V.SIMPLEX_ATOL):
         P, S, A = _check_kernel("P", P, atol)
@@ -113,6 +114,9 @@ class FiniteMDP(_Frozen):
         self._set("is_sparse", sp.issparse(P))
         flat = P if sp.issparse(P) else P.reshape(S * A, S)
         self._set("_P_flat", flat)
+        # Derived once, used by every certified stopping test (rounding-error bounds).
+        self._set("max_row_nnz", int(np.diff(P.indptr).max()) if sp.issparse(P) else S)
+        self._set("r_absmax", float(np.abs(r).max()))
 
     @property
     def P_flat(self):
@@ -144,6 +148,7 @@ class FiniteMDP(_Frozen):
             V.check_shape("r", r, (self.S, self.A), "(states, actions)")
             V.check_finite("r", r)
             object.__setattr__(new, "r", V.readonly(r))
+            object.__setattr__(new, "r_absmax", float(np.abs(r).max()))
         if "gamma" in kw:
             object.__setattr__(new, "gamma", V.check_real_scalar("gamma", kw["gamma"], 0.0, 1.0))
         return new

@@ -90,16 +90,10 @@ class Solution:
                 f"  {self.message}")
 
 
-def _row_length(mdp: FiniteMDP) -> int:
-    if mdp.is_sparse:
-        return int(np.diff(mdp.P.indptr).max(initial=0))
-    return mdp.S
-
-
 def sweep_rounding(mdp: FiniteMDP, v: np.ndarray) -> float:
     """Worst-case absolute rounding error of one computed Bellman sweep at ``v``."""
-    n = _row_length(mdp)
-    return (n + 4) * _U * (float(np.abs(mdp.r).max()) + mdp.gamma * float(np.abs(v).max()))
+    v_absmax = max(float(v.max()), -float(v.min()))
+    return (mdp.max_row_nnz + 4) * _U * (mdp.r_absmax + mdp.gamma * v_absmax)
 
 
 def span_bound(mdp: FiniteMDP, Tv: np.ndarray, v: np.ndarray) -> tuple[float, float, float]:
@@ -112,7 +106,8 @@ def span_bound(mdp: FiniteMDP, Tv: np.ndarray, v: np.ndarray) -> tuple[float, fl
     """
     d = Tv - v
     g = mdp.gamma
-    fp = sweep_rounding(mdp, v) / (1.0 - g) if g > 0 else sweep_rounding(mdp, v)
+    e = sweep_rounding(mdp, v)
+    fp = e / (1.0 - g) if g > 0 else e
     return float(d.min()), float(d.max()), fp
 
 

@@ -113,12 +113,6 @@ def _check_mdp(mdp, fn: str) -> None:
         raise TypeError(f"{fn} needs a FiniteMDP, got {type(mdp).__name__}{hint}")
 
 
-def _row_length(mdp: FiniteMDP) -> int:
-    if mdp.is_sparse:
-        return int(np.diff(mdp.P.indptr).max(initial=0))
-    return mdp.S
-
-
 def _undiscounted_q(mdp: FiniteMDP, h: np.ndarray, tau: float = 1.0) -> np.ndarray:
     r""":math:`r + \tau P h + (1-\tau) h`, ``(S, A)``: the q-values of the transformed kernel."""
     Ph = _matvec(mdp.P_flat, np.ascontiguousarray(h, dtype=np.float64)).reshape(mdp.S, mdp.A)
@@ -129,8 +123,7 @@ def _undiscounted_q(mdp: FiniteMDP, h: np.ndarray, tau: float = 1.0) -> np.ndarr
 
 def _sweep_error(mdp: FiniteMDP, h: np.ndarray) -> float:
     """Worst-case rounding error of one entry of ``Th - h``."""
-    n = _row_length(mdp)
-    return (n + 6) * _U * (float(np.abs(mdp.r).max()) + 2.0 * float(np.abs(h).max()))
+    return (mdp.max_row_nnz + 6) * _U * (mdp.r_absmax + 2.0 * float(np.abs(h).max()))
 
 
 def _bracket(mdp: FiniteMDP, h: np.ndarray, tau: float = 1.0):

@@ -49,12 +49,6 @@ def _initial_v(mdp: FiniteMDP, v0) -> np.ndarray:
     return v0
 
 
-def _half_width(mdp: FiniteMDP, Tv: np.ndarray, v: np.ndarray) -> float:
-    lo, hi, fp = span_bound(mdp, Tv, v)
-    g = mdp.gamma
-    return g / (1.0 - g) * 0.5 * (hi - lo) + 2.0 * fp
-
-
 def _rounding_floor(mdp: FiniteMDP, v: np.ndarray) -> float:
     """The part of the certified bound due to rounding alone: tol below it cannot be met."""
     return 2.0 * span_bound(mdp, v, v)[2]
@@ -129,8 +123,9 @@ def _greedy_sweeps(mdp: FiniteMDP, m: int, tol, max_iter, v0, record_history: bo
     k = 0
     for k in range(1, max_iter + 1):
         Tv, actions = bellman_optimality(mdp, v, with_actions=m > 1)
-        bound = _half_width(mdp, Tv, v)
-        res = float(np.abs(Tv - v).max())
+        lo, hi, fp = span_bound(mdp, Tv, v)
+        bound = mdp.gamma / (1.0 - mdp.gamma) * 0.5 * (hi - lo) + 2.0 * fp
+        res = max(hi, -lo)
         if hist is not None:
             hist.append(res)
         if bound <= tol:
