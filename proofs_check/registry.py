@@ -15,6 +15,7 @@ verdict compares measured figures with stated ones at a stated tolerance.
 from __future__ import annotations
 
 import inspect
+import math
 import re
 import time
 import traceback
@@ -39,6 +40,11 @@ KINDS = ("identity", "inequality", "rate", "qualitative")
 VERDICTS = ("pass", "fail", "error")
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9][a-z0-9_.-]*$")
+
+
+def _json_number(x) -> float | str:
+    x = float(x)
+    return x if math.isfinite(x) else str(x)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +113,12 @@ class Report:
         return self.verdict == "pass"
 
     def to_dict(self) -> dict:
-        """A JSON-serializable view."""
+        """A JSON-serializable view (strict JSON: non-finite numbers become strings)."""
         return {
             "claim_id": self.claim_id,
             "verdict": self.verdict,
-            "measured": {k: float(v) for k, v in self.measured.items()},
-            "stated": {k: (v if isinstance(v, str) else float(v))
+            "measured": {k: _json_number(v) for k, v in self.measured.items()},
+            "stated": {k: (v if isinstance(v, str) else _json_number(v))
                        for k, v in self.stated.items()},
             "details": self.details,
             "figures": list(self.figures),

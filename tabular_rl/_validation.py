@@ -51,7 +51,12 @@ def check_finite(name: str, arr: np.ndarray) -> None:
 
 
 def check_probability_rows(name: str, arr: np.ndarray, atol: float = SIMPLEX_ATOL) -> None:
-    """Check that ``arr`` is finite, non-negative and sums to one along its last axis."""
+    r"""Check that ``arr`` is finite, non-negative and sums to one along its last axis.
+
+    Rows within ``atol`` of one are accepted; callers that own ``arr`` then renormalize it
+    (:func:`normalize_rows`), since every certified bound assumes exactly stochastic rows
+    (a row summing to :math:`1+\delta` makes :math:`T` a :math:`\gamma(1+\delta)`-contraction).
+    """
     check_finite(name, arr)
     neg = arr < 0
     if neg.any():
@@ -83,6 +88,10 @@ def check_csr_transition(name: str, P, n_states: int, n_actions: int | None,
     if not np.issubdtype(P.dtype, np.floating) and not np.issubdtype(P.dtype, np.integer):
         raise TypeError(f"{name} must have a real numeric dtype, got {P.dtype}")
     P = sp.csr_matrix(P, dtype=np.float64, copy=True)
+    try:  # column indices in range, indptr monotone: the numba kernels do not bounds-check
+        P.check_format(full_check=True)
+    except ValueError as e:
+        raise ValueError(f"{name} is not a well-formed CSR matrix: {e}") from e
     P.sum_duplicates()
     P.sort_indices()
     A = P.shape[0] // n_states
@@ -99,13 +108,14 @@ def check_csr_transition(name: str, P, n_states: int, n_actions: int | None,
         row = int(np.searchsorted(P.indptr, k, side="right") - 1)
         raise ValueError(f"{name}[{row // A}, {row % A}, {P.indices[k]}] = {data[k]:.6g} "
                          "is negative")
-    sums = np.add.reduceat(data, P.indptr[:-1]) if data.size else np.zeros(P.shape[0])
-    sums[np.diff(P.indptr) == 0] = 0.0
+    row_of = np.repeat(np.arange(P.shape[0]), np.diff(P.indptr))
+    sums = np.bincount(row_of, weights=data, minlength=P.shape[0])
     off = np.abs(sums - 1.0) > atol
     if off.any():
         row = int(np.argmax(off))
         raise ValueError(f"{name}[{row // A}, {row % A}, :] (CSR row {row}) sums to "
                          f"{sums[row]:.12g}, not 1 (tolerance {atol:g})")
+    data /= sums[row_of]  # exactly stochastic up to rounding: the bounds assume it
     P.data.setflags(write=False)
     P.indices.setflags(write=False)
     P.indptr.setflags(write=False)
@@ -137,7 +147,7 @@ def check_distribution(name: str, x, n: int, atol: float = SIMPLEX_ATOL) -> np.n
     arr = as_float_array(name, x, 1)
     check_shape(name, arr, (n,), "(one entry per state)")
     check_probability_rows(name, arr, atol)
-    return readonly(arr)
+    return readonly(normalize_rows(arr))
 
 
 def check_policy(pi, n_states: int, n_actions: int, horizon: int | None = None,
@@ -158,6 +168,40 @@ def check_policy(pi, n_states: int, n_actions: int, horizon: int | None = None,
             check_shape(name, arr, (horizon, n_states, n_actions), "(steps, states, actions)")
     check_probability_rows(name, arr, atol)
     return arr
+
+
+def normalize_rows(arr: np.ndarray) -> np.ndarray:
+    """Divide each last-axis row by its sum, in place (after :func:`check_probability_rows`)."""
+    arr /= arr.sum(axis=-1, keepdims=True)
+    return arr
+
+
+def check_actions(actions, n_states: int, n_actions: int, horizon: int | None = None,
+                  name: str = "policy") -> np.ndarray:
+    """Validate a deterministic policy given as integer actions ``(S,)`` (or ``(H, S)``)."""
+    arr = np.asarray(actions)
+    shape = (n_states,) if horizon is None else (horizon, n_states)
+    if arr.shape != shape:
+        raise ValueError(f"{name} as an int array of actions must have shape {shape}, "
+                         f"got {arr.shape}")
+    bad = (arr < 0) | (arr >= n_actions)
+    if bad.any():
+        idx = np.unravel_index(int(np.argmax(bad)), arr.shape)
+        raise ValueError(f"{name}[{_fmt_index(idx)}] = {arr[idx]} is not an action in "
+                         f"0..{n_actions - 1}")
+    return arr.astype(np.int64)
+
+
+def is_action_array(pi) -> bool:
+    """Whether ``pi`` is an integer array of actions rather than a probability table."""
+    return np.issubdtype(np.asarray(pi).dtype, np.integer)
+
+
+def one_hot(actions: np.ndarray, n_actions: int) -> np.ndarray:
+    """Probability table ``(..., A)`` of a deterministic policy."""
+    out = np.zeros(actions.shape + (n_actions,))
+    np.put_along_axis(out, actions[..., None], 1.0, axis=-1)
+    return out
 
 
 def readonly(arr: np.ndarray) -> np.ndarray:

@@ -29,6 +29,14 @@ __all__ = [
 ]
 
 
+def _as_values(mdp, v) -> np.ndarray:
+    """``v`` as a contiguous float64 ``(S,)`` array; the CSR kernels do not bounds-check."""
+    v = np.ascontiguousarray(v, dtype=np.float64)
+    if v.shape != (mdp.S,):
+        raise ValueError(f"v must have shape ({mdp.S},) (one value per state), got {v.shape}")
+    return v
+
+
 def _matvec(P_flat, v: np.ndarray) -> np.ndarray:
     """``P_flat @ v`` for a dense ``(S*A, S)`` view or a CSR matrix, as ``(S*A,)``."""
     if sp.issparse(P_flat):
@@ -40,7 +48,7 @@ def _matvec(P_flat, v: np.ndarray) -> np.ndarray:
 
 def q_values(mdp: FiniteMDP, v: np.ndarray) -> np.ndarray:
     r"""One-step lookahead :math:`q = r + \gamma P v`, shape ``(S, A)``."""
-    v = np.ascontiguousarray(v, dtype=np.float64)
+    v = _as_values(mdp, v)
     if mdp.is_sparse:
         P = mdp.P
         out = np.empty(mdp.S * mdp.A)
@@ -64,7 +72,7 @@ def bellman_optimality(mdp: FiniteMDP, v: np.ndarray, *, with_actions: bool = Tr
     actions : ndarray of shape (S,), int, or None
         The first maximizing action at each state.
     """
-    v = np.ascontiguousarray(v, dtype=np.float64)
+    v = _as_values(mdp, v)
     if mdp.is_sparse:
         P = mdp.P
         Tv = np.empty(mdp.S)
@@ -88,10 +96,9 @@ def bellman_policy(mdp: FiniteMDP, pi: np.ndarray, v: np.ndarray) -> np.ndarray:
 
     ``pi`` may also be an integer array ``(S,)`` of actions (a deterministic policy).
     """
-    v = np.ascontiguousarray(v, dtype=np.float64)
-    pi = np.asarray(pi)
-    if np.issubdtype(pi.dtype, np.integer) and pi.ndim == 1:
-        return _bellman_deterministic(mdp, pi, v)
+    v = _as_values(mdp, v)
+    if V.is_action_array(pi):
+        return _bellman_deterministic(mdp, V.check_actions(pi, mdp.S, mdp.A), v)
     pi = V.check_policy(pi, mdp.S, mdp.A)
     if mdp.is_sparse:
         P = mdp.P
@@ -103,14 +110,11 @@ def bellman_policy(mdp: FiniteMDP, pi: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def _bellman_deterministic(mdp: FiniteMDP, actions: np.ndarray, v: np.ndarray) -> np.ndarray:
-    if actions.shape != (mdp.S,) or actions.min(initial=0) < 0 or actions.max(initial=0) >= mdp.A:
-        raise ValueError(f"a deterministic policy must be an int array (S,)={mdp.S} of actions "
-                         f"in 0..{mdp.A - 1}")
     if mdp.is_sparse:
         P = mdp.P
         out = np.empty(mdp.S)
         K.csr_bellman_deterministic(P.indptr, P.indices, P.data, mdp.r.reshape(-1), v,
-                                    mdp.gamma, actions.astype(np.int64), mdp.A, out)
+                                    mdp.gamma, actions, mdp.A, out)
         return out
     s = np.arange(mdp.S)
     return mdp.r[s, actions] + mdp.gamma * (mdp.P[s, actions, :] @ v)
@@ -124,16 +128,15 @@ def greedy_policy(q: np.ndarray) -> np.ndarray:
     return pi
 
 
-def _as_policy(mdp, pi) -> np.ndarray:
-    pi = np.asarray(pi)
-    if np.issubdtype(pi.dtype, np.integer) and pi.ndim == 1:
-        out = np.zeros((mdp.S, mdp.A))
-        if pi.shape != (mdp.S,) or pi.min(initial=0) < 0 or pi.max(initial=0) >= mdp.A:
-            raise ValueError(f"a deterministic policy must be an int array of shape ({mdp.S},) "
-                             f"with actions in 0..{mdp.A - 1}")
-        out[np.arange(mdp.S), pi] = 1.0
-        return out
-    return V.check_policy(pi, mdp.S, mdp.A)
+def _as_policy(mdp, pi, horizon: int | None = None) -> np.ndarray:
+    """A validated probability table ``(S, A)`` (``(H, S, A)`` with ``horizon``) from either
+    a table or integer actions ``(S,)`` (``(H, S)``; ``(S,)`` is broadcast over steps)."""
+    if V.is_action_array(pi):
+        pi = np.asarray(pi)
+        if horizon is not None and pi.ndim == 1:
+            pi = np.broadcast_to(pi, (horizon, mdp.S))
+        return V.one_hot(V.check_actions(pi, mdp.S, mdp.A, horizon), mdp.A)
+    return V.check_policy(pi, mdp.S, mdp.A, horizon=horizon)
 
 
 def policy_transition(mdp: FiniteMDP, pi) -> np.ndarray | sp.csr_matrix:

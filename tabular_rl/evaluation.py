@@ -116,7 +116,7 @@ def evaluate_policy(mdp: FiniteMDP | EpisodicMDP, pi, *, x0=None) -> np.ndarray:
 
 
 def _evaluate_episodic(mdp: EpisodicMDP, pi) -> tuple[np.ndarray, np.ndarray]:
-    pi = V.check_policy(pi, mdp.S, mdp.A, horizon=mdp.H)
+    pi = _as_policy(mdp, pi, mdp.H)
     Vh = np.zeros((mdp.H + 1, mdp.S))
     Q = np.empty((mdp.H, mdp.S, mdp.A))
     for h in range(mdp.H - 1, -1, -1):
@@ -153,7 +153,7 @@ def state_occupancy(mdp: FiniteMDP | EpisodicMDP, pi, mu=None, *,
     """
     if isinstance(mdp, EpisodicMDP):
         mu = mdp.mu if mu is None else V.check_distribution("mu", mu, mdp.S)
-        pi = V.check_policy(pi, mdp.S, mdp.A, horizon=mdp.H)
+        pi = _as_policy(mdp, pi, mdp.H)
         d = np.empty((mdp.H, mdp.S))
         d[0] = mu
         for h in range(mdp.H - 1):
@@ -175,7 +175,7 @@ def occupancy_measure(mdp: FiniteMDP | EpisodicMDP, pi, mu=None, *,
     episodic.
     """
     if isinstance(mdp, EpisodicMDP):
-        pi = V.check_policy(pi, mdp.S, mdp.A, horizon=mdp.H)
+        pi = _as_policy(mdp, pi, mdp.H)
         return state_occupancy(mdp, pi, mu)[:, :, None] * pi
     pi = _as_policy(mdp, pi)
     return state_occupancy(mdp, pi, mu, normalized=normalized)[:, None] * pi

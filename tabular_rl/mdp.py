@@ -26,7 +26,8 @@ __all__ = ["EpisodicMDP", "FiniteMDP"]
 def _check_kernel(name: str, P, atol: float):
     """Validate one kernel, dense ``(S, A, S)`` or CSR ``(S*A, S)``; return it and ``(S, A)``."""
     if sp.issparse(P):
-        if P.ndim != 2 or P.shape[0] % max(P.shape[1], 1) != 0 or P.shape[1] == 0:
+        if (P.ndim != 2 or P.shape[1] == 0 or P.shape[0] == 0
+                or P.shape[0] % P.shape[1] != 0):
             raise ValueError(f"{name} as a sparse matrix must have shape (S*A, S), got {P.shape}")
         S = P.shape[1]
         A = P.shape[0] // S
@@ -36,7 +37,7 @@ def _check_kernel(name: str, P, atol: float):
     if S != S2 or S == 0 or A == 0:
         raise ValueError(f"{name} must have shape (S, A, S) with S, A >= 1, got {arr.shape}")
     V.check_probability_rows(name, arr, atol)
-    return V.readonly(arr), S, A
+    return V.readonly(V.normalize_rows(arr)), S, A
 
 
 class _Frozen:
@@ -74,7 +75,10 @@ class FiniteMDP(_Frozen):
     mu : array_like of shape (S,), optional
         Initial distribution; uniform by default.
     atol : float, optional
-        Tolerance on each probability row's sum (default ``1e-9``).
+        Tolerance on each probability row's sum (default ``1e-9``). Rows within it are
+        accepted and then renormalized, so the stored kernel is stochastic to rounding
+        (every certified bound assumes it; a row summing to :math:`1+\delta` would make
+        :math:`T` a :math:`\gamma(1+\delta)`-contraction).
 
     Raises
     ------
@@ -171,6 +175,14 @@ class FiniteMDP(_Frozen):
         return f"FiniteMDP(S={self.S}, A={self.A}, gamma={self.gamma:g}, P={kind})"
 
 
+def require_finite_mdp(mdp, fn: str, hint: str = "; use backward_induction for an "
+                       "EpisodicMDP") -> None:
+    """Raise ``TypeError`` unless ``mdp`` is a :class:`FiniteMDP` (``fn`` names the caller)."""
+    if not isinstance(mdp, FiniteMDP):
+        extra = hint if isinstance(mdp, EpisodicMDP) else ""
+        raise TypeError(f"{fn} needs a FiniteMDP, got {type(mdp).__name__}{extra}")
+
+
 class EpisodicMDP(_Frozen):
     r"""A finite-horizon MDP with horizon :math:`H`, optionally time-inhomogeneous.
 
@@ -220,7 +232,7 @@ class EpisodicMDP(_Frozen):
                 if S != S2 or S == 0 or A == 0:
                     raise ValueError(f"P must have shape (H, S, A, S), got {arr.shape}")
                 V.check_probability_rows("P", arr, atol)
-                P, time_varying = V.readonly(arr), True
+                P, time_varying = V.readonly(V.normalize_rows(arr)), True
             else:
                 P, S, A = _check_kernel("P", arr, atol)
                 time_varying = False

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _validation as V
 from .bellman import greedy_policy, q_values
 from .exceptions import ConvergenceError, ConvergenceWarning
 from .mdp import FiniteMDP
@@ -113,12 +114,14 @@ def span_bound(mdp: FiniteMDP, Tv: np.ndarray, v: np.ndarray) -> tuple[float, fl
 
 def certify(mdp: FiniteMDP, v: np.ndarray, *, method: str, iterations: int, converged: bool,
             message: str, history=None, policy=None) -> Solution:
-    """Turn any value estimate into a :class:`Solution` with proven bounds.
+    r"""Turn any value estimate into a :class:`Solution` with proven bounds.
 
     One Bellman sweep at ``v`` gives the MacQueen box; the returned ``v`` is its centre
-    and ``q``/``policy`` are computed there. If ``policy`` is given (e.g. the final policy
-    of policy iteration, or an LP's), it is kept when it is greedy for ``v`` up to the
-    rounding error, and its gap bound is computed from its own backup.
+    and ``q`` is computed at that centre. The returned ``policy`` is greedy for the input
+    ``v`` (the policy the gap bound is proven for; near ties it may differ from
+    ``q.argmax``). If ``policy`` is given (e.g. the final policy of policy iteration, or an
+    LP's), it is validated and kept, and its gap bound is computed from its own backup
+    :math:`T_\pi v` (with the extra rounding of the sum over its ``A`` actions).
     """
     g = mdp.gamma
     q0 = q_values(mdp, v)
@@ -131,11 +134,14 @@ def certify(mdp: FiniteMDP, v: np.ndarray, *, method: str, iterations: int, conv
         policy = greedy_policy(q0)
         gap = c * (hi - lo) + 2.0 * fp
     else:
+        policy = np.array(V.check_policy(policy, mdp.S, mdp.A))
+        V.normalize_rows(policy)
+        fp_pi = fp * (mdp.max_row_nnz + mdp.A + 4) / (mdp.max_row_nnz + 4)
         Tpi_v = np.einsum("sa,sa->s", policy, q0)
         # v^pi >= T_pi v + c * min(T_pi v - v); v* <= Tv + c * max(Tv - v)
         lower_pi = Tpi_v + c * float((Tpi_v - v).min())
         upper_star = Tv + c * hi
-        gap = float((upper_star - lower_pi).max()) + 2.0 * fp
+        gap = float((upper_star - lower_pi).max()) + fp + fp_pi
     q_hat = q_values(mdp, v_hat)
     residual = float(np.abs(q_hat.max(axis=1) - v_hat).max())
     for arr in (v_hat, q_hat, policy):

@@ -142,7 +142,7 @@ def test_policy_errors(pi, match):
 
 def test_deterministic_policy_out_of_range():
     P, r = _uniform()
-    with pytest.raises(ValueError, match=r"actions in 0\.\.1"):
+    with pytest.raises(ValueError, match=r"policy\[2\] = 2 is not an action in 0\.\.1"):
         evaluate_policy(FiniteMDP(P, r, 0.9), np.array([0, 1, 2]))
 
 
@@ -175,3 +175,73 @@ def test_episodic_validation():
     pi[1, 2] = [1.0, 1.0]
     with pytest.raises(ValueError, match=r"policy\[1, 2, :\] sums to 2, not 1"):
         evaluate_policy(e, pi)
+
+
+def test_regression_empty_last_csr_row_is_reported():
+    """np.add.reduceat raised IndexError when the last CSR row was empty."""
+    flat = np.full((4, 2), 0.5)
+    flat[3] = 0.0
+    with pytest.raises(ValueError, match=r"P\[1, 1, :\] \(CSR row 3\) sums to 0, not 1"):
+        FiniteMDP(sp.csr_matrix(flat), np.zeros((2, 2)), 0.5)
+
+
+def test_regression_malformed_csr_is_refused():
+    """A CSR built from raw arrays with an out-of-range column used to pass validation,
+    and the numba kernels (no bounds checks) would then read past v."""
+    P = sp.csr_matrix((np.ones(4), np.array([0, 1, 0, 7]), np.arange(5)), shape=(4, 2))
+    with pytest.raises(ValueError, match="not a well-formed CSR matrix"):
+        FiniteMDP(P, np.zeros((2, 2)), 0.5)
+
+
+def test_rows_within_tolerance_are_renormalized():
+    P = np.full((2, 1, 2), 0.5)
+    P[0, 0] *= 1 + 1e-10
+    mdp = FiniteMDP(P, np.zeros((2, 1)), 0.9)
+    np.testing.assert_allclose(mdp.P.sum(-1), 1.0, rtol=0, atol=4e-16)
+    smdp = FiniteMDP(sp.csr_matrix(P.reshape(2, 2)), np.zeros((2, 1)), 0.9)
+    np.testing.assert_allclose(smdp.P.sum(1), 1.0, rtol=0, atol=4e-16)
+    assert mdp.todense() is mdp and smdp.todense().S == 2
+
+
+def test_empty_sparse_kernel_is_refused():
+    with pytest.raises(ValueError, match=r"must have shape \(S\*A, S\)"):
+        FiniteMDP(sp.csr_matrix((0, 3)), np.zeros((3, 0)), 0.5)
+
+
+def test_value_vector_shape_is_checked():
+    from tabular_rl import bellman_optimality, q_values
+
+    P, r = _uniform()
+    for mdp in (FiniteMDP(P, r, 0.9), FiniteMDP(sp.csr_matrix(P.reshape(6, 3)), r, 0.9)):
+        with pytest.raises(ValueError, match=r"v must have shape \(3,\)"):
+            q_values(mdp, np.zeros(2))
+        with pytest.raises(ValueError, match=r"v must have shape \(3,\)"):
+            bellman_optimality(mdp, np.zeros(5))
+
+
+def test_int_action_policies_everywhere():
+    P, r = _uniform()
+    mdp = FiniteMDP(P, r + np.arange(2), 0.9)
+    np.testing.assert_allclose(evaluate_policy(mdp, np.array([1, 1, 1])), 1 / 0.1)
+    with pytest.raises(ValueError, match=r"policy\[2\] = 2 is not an action in 0\.\.1"):
+        evaluate_policy(mdp, np.array([0, 1, 2]))
+    e = EpisodicMDP(P, r + np.arange(2), 3)
+    np.testing.assert_allclose(evaluate_policy(e, np.array([1, 1, 1]))[0], 3.0)
+    np.testing.assert_allclose(evaluate_policy(e, np.ones((3, 3), dtype=int))[0], 3.0)
+    with pytest.raises(ValueError, match=r"policy\[1, 0\] = -1 is not an action"):
+        evaluate_policy(e, np.array([[0, 0, 0], [-1, 0, 0], [0, 0, 0]]))
+
+
+def test_certify_validates_and_copies_a_given_policy():
+    from tabular_rl import certify
+
+    P, r = _uniform()
+    mdp = FiniteMDP(P, r, 0.9)
+    pi = np.full((3, 2), 0.5)
+    res = certify(mdp, np.zeros(3), method="x", iterations=0, converged=True, message="",
+                  policy=pi)
+    pi[0, 0] = 7.0  # the caller's array stays writable and is not aliased
+    assert res.policy[0, 0] == 0.5
+    with pytest.raises(ValueError, match=r"policy\[0, :\] sums to 2"):
+        certify(mdp, np.zeros(3), method="x", iterations=0, converged=True, message="",
+                policy=np.ones((3, 2)))

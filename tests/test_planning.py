@@ -189,3 +189,17 @@ def test_sparse_backward_induction_matches_dense(gamma, seed):
     dense = trl.backward_induction(trl.EpisodicMDP(P, r, 3))
     csr = trl.backward_induction(trl.EpisodicMDP(sp.csr_matrix(P.reshape(14, 7)), r, 3))
     np.testing.assert_allclose(dense.v, csr.v, atol=1e-13)
+
+
+@settings(max_examples=30)
+@given(finite_mdps(max_states=10, gamma=st.floats(0.0, 0.99)))
+def test_all_five_methods_agree(mdp):
+    """VI, PI, MPI, the primal LP and the dual (occupancy) LP: five independent routes to
+    v*, each with a proven bound, must agree within the sum of their bounds."""
+    results = {m: trl.solve(mdp, method=m, **({} if m == "pi" else {"tol": 1e-9}))
+               for m in ("vi", "pi", "mpi", "lp", "dual_lp")}
+    ref = results["pi"]
+    for name, res in results.items():
+        assert res.converged, (name, res.message)
+        gap = np.abs(res.v - ref.v).max()
+        assert gap <= res.error_bound + ref.error_bound, (name, gap, res.error_bound)

@@ -333,3 +333,20 @@ def test_dual_lp_check_fails_on_wrong_solution(solver, figure):
     assert report.verdict == "fail"
     assert report.measured["max_gap_over_tol"] > 1.0
     assert report.measured[figure] > 1e-9
+
+
+def test_check_given_no_instance_of_its_type_errors_instead_of_passing():
+    """A check run on no instance must not report 'pass' (it used to, with -inf figures)."""
+    import numpy as np
+
+    from proofs_check._instances import Instance
+    from proofs_check.claims import foundation as F
+    from tabular_rl import EpisodicMDP
+
+    episodic = [Instance(EpisodicMDP(np.ones((1, 1, 1)), [[1.0]], 2),
+                         np.random.default_rng(0), "episodic only")]
+    for check in (F.check_contraction, F.check_vi_certified_bound, F.check_dual_lp_occupancy):
+        rep = check(instances=episodic)
+        assert rep.verdict == "error" and rep.n_instances == 0, check.__name__
+    assert F.check_performance_difference(instances=[]).verdict == "error"
+    assert F.check_performance_difference(instances=episodic).n_instances == 1

@@ -73,12 +73,29 @@ class _Worst:
         return self.value
 
 
-def _given(instances: Iterable[Instance] | None, kind: type, default: Iterable[Instance]):
-    """The caller's instances of one model type (e.g. drawn by hypothesis), or the seeded
-    catalog instances ``default`` when the caller gave none."""
-    if instances is None:
-        return default
-    return [inst for inst in instances if isinstance(inst.mdp, kind)]
+class _Counted:
+    """Iterate the caller's instances of one model type (e.g. drawn by hypothesis), or the
+    seeded catalog instances ``default`` when the caller gave none, counting them."""
+
+    def __init__(self, instances: Iterable[Instance] | None, kind: type,
+                 default: Iterable[Instance]):
+        self._items = default if instances is None else [
+            inst for inst in instances if isinstance(inst.mdp, kind)]
+        self.n = 0
+
+    def __iter__(self):
+        for inst in self._items:
+            self.n += 1
+            yield inst
+
+
+def _no_instances(claim_id: str, *counted: _Counted) -> Report | None:
+    """An ``error`` report when a check ran on no instance at all (it must not pass)."""
+    if sum(c.n for c in counted) == 0:
+        return Report(claim_id=claim_id, verdict="error", measured={}, stated={},
+                      details="no instance of the model type this check needs was given",
+                      n_instances=0)
+    return None
 
 
 def _verdict(ok: bool) -> str:
@@ -182,8 +199,9 @@ def check_contraction(quick: bool = False, *, seed: int = 0,
     ratio = {"T": _Worst(), "T_pi": _Worst()}
     excess = _Worst()
     n_pairs = 0
-    for inst in _given(instances, FiniteMDP, discounted_instances(
-            seed, n_inst, max_states=max_states)):
+    _seen = _Counted(instances, FiniteMDP, discounted_instances(
+        seed, n_inst, max_states=max_states))
+    for inst in _seen:
         mdp, rng = inst.mdp, inst.rng
         for kind, u, v in _pairs(rng, mdp.S, _value_scale(mdp), n_random):
             pi = random_policy(rng, mdp.S, mdp.A,
@@ -203,6 +221,9 @@ def check_contraction(quick: bool = False, *, seed: int = 0,
                     ratio[name].add(lhs / rhs, where)
                 excess.add((lhs - rhs) / slack, where)
                 n_pairs += 1
+    empty = _no_instances("foundation.bellman-contraction", _seen)
+    if empty is not None:
+        return empty
     worst = max(ratio.values(), key=float)
     ok = float(excess) <= 1.0
     details = (f"{n_pairs} (instance, pair, operator) triples. Verdict: ||Tu - Tv|| <= "
@@ -219,7 +240,7 @@ def check_contraction(quick: bool = False, *, seed: int = 0,
                   "max_excess_over_fp_slack": float(excess)},
         stated={"max_ratio": 1.0, "max_ratio_T": 1.0, "max_ratio_T_pi": 1.0,
                 "max_excess_over_fp_slack": 1.0},
-        details=details, n_instances=n_inst)
+        details=details, n_instances=_seen.n)
 
 
 CONTRACTION = register(Claim(
@@ -304,8 +325,9 @@ def check_performance_difference(quick: bool = False, *, seed: int = 0,
     rel_epi = _Worst()
     gaps: list[float] = []
     n_cases = 0
-    for inst in _given(instances, FiniteMDP, discounted_instances(
-            seed, n_disc, max_states=max_s)):
+    _seen = _Counted(instances, FiniteMDP, discounted_instances(
+        seed, n_disc, max_states=max_s))
+    for inst in _seen:
         mdp, rng = inst.mdp, inst.rng
         S, A, g = mdp.S, mdp.A, mdp.gamma
         scale = _value_scale(mdp)
@@ -324,8 +346,9 @@ def check_performance_difference(quick: bool = False, *, seed: int = 0,
                 over.add(r / tol, where)
                 gaps.append(abs(res.lhs) / scale)
                 n_cases += 1
-    for inst in _given(instances, EpisodicMDP, episodic_instances(
-            seed, n_epi, max_states=max_s_epi, max_horizon=max_h)):
+    _seen_epi = _Counted(instances, EpisodicMDP, episodic_instances(
+        seed, n_epi, max_states=max_s_epi, max_horizon=max_h))
+    for inst in _seen_epi:
         mdp, rng = inst.mdp, inst.rng
         S, A, H = mdp.S, mdp.A, mdp.H
         R = float(np.abs(mdp.r).max())
@@ -341,6 +364,9 @@ def check_performance_difference(quick: bool = False, *, seed: int = 0,
             over.add(r / tol, where)
             gaps.append(abs(res.lhs) / scale)
             n_cases += 1
+    empty = _no_instances("foundation.performance-difference", _seen, _seen_epi)
+    if empty is not None:
+        return empty
     ok = float(over) <= 1.0
     worst = rel if float(rel) >= float(rel_epi) else rel_epi
     details = (f"{n_cases} (instance, policy pair, mu) cases. Tolerance per case: "
@@ -357,7 +383,7 @@ def check_performance_difference(quick: bool = False, *, seed: int = 0,
                   "median_rel_value_gap": float(np.median(gaps))},
         stated={"max_rel_residual": 0.0, "max_rel_residual_episodic": 0.0,
                 "max_residual_over_tol": 1.0},
-        details=details, n_instances=n_disc + n_epi)
+        details=details, n_instances=_seen.n + _seen_epi.n)
 
 
 PERFORMANCE_DIFFERENCE = register(Claim(
@@ -450,8 +476,9 @@ def check_vi_certified_bound(quick: bool = False, *, seed: int = 0,
     gap_over = _Worst()
     bound_over_tol = _Worst()
     runs = converged = n_warn = 0
-    for inst in _given(instances, FiniteMDP, discounted_instances(
-            seed, n_inst, max_states=max_states)):
+    _seen = _Counted(instances, FiniteMDP, discounted_instances(
+        seed, n_inst, max_states=max_states))
+    for inst in _seen:
         mdp, rng = inst.mdp, inst.rng
         g = mdp.gamma
         scale = _value_scale(mdp)
@@ -482,10 +509,13 @@ def check_vi_certified_bound(quick: bool = False, *, seed: int = 0,
                          else (np.inf if gap > allow else 0.0), where)
             if sol.converged:
                 bound_over_tol.add(sol.error_bound / tol, where)
+    empty = _no_instances("foundation.vi-certified-bound", _seen)
+    if empty is not None:
+        return empty
     frac = converged / runs
     ok = (float(true_over) <= 1.0 and float(gap_over) <= 1.0 and float(bound_over_tol) <= 1.0
           and frac == 1.0)
-    details = (f"{runs} value-iteration runs on {n_inst} instances (tol = fraction of "
+    details = (f"{runs} value-iteration runs on {_seen.n} instances (tol = fraction of "
                f"||r||/(1-gamma), {_VI_TOLS}; plus a random v0 for gamma <= 0.99). v* from "
                f"the reference solver; its certified error and the LU error of v^pi are "
                f"subtracted before the ratios. Worst true/bound at {true_over.where}; worst "
@@ -500,7 +530,7 @@ def check_vi_certified_bound(quick: bool = False, *, seed: int = 0,
                   "fraction_converged": frac},
         stated={"max_true_error_over_bound": 1.0, "max_policy_gap_over_bound": 1.0,
                 "max_bound_over_tol": 1.0, "fraction_converged": 1.0},
-        details=details, n_instances=n_inst)
+        details=details, n_instances=_seen.n)
 
 
 VI_CERTIFIED_BOUND = register(Claim(
@@ -593,8 +623,9 @@ def check_dual_lp_occupancy(quick: bool = False, *, seed: int = 0,
     obj_gap = _Worst()
     over = _Worst()
     n_warn = 0
-    for inst in _given(instances, FiniteMDP, discounted_instances(
-            seed, n_inst, max_states=max_states)):
+    _seen = _Counted(instances, FiniteMDP, discounted_instances(
+        seed, n_inst, max_states=max_states))
+    for inst in _seen:
         mdp, rng = inst.mdp, inst.rng
         S, A, g = mdp.S, mdp.A, mdp.gamma
         scale = _value_scale(mdp)
@@ -621,8 +652,11 @@ def check_dual_lp_occupancy(quick: bool = False, *, seed: int = 0,
         occ_gap.add(og, inst.label)
         obj_gap.add(objg, inst.label)
         over.add(max(vg / tol_v, og / tol_d, objg / tol_v), inst.label)
+    empty = _no_instances("foundation.dual-lp-occupancy", _seen)
+    if empty is not None:
+        return empty
     ok = float(over) <= 1.0
-    details = (f"{n_inst} instances, random full-support mu. Tolerances: value (S+1)*LP_TOL "
+    details = (f"{_seen.n} instances, random full-support mu. Tolerances: value (S+1)*LP_TOL "
                f"+ 8(S+4)eps/(1-gamma) + ref error (relative to ||r||/(1-gamma)), occupancy "
                f"S*LP_TOL + 8(S+4)eps/(1-gamma) (normalized L1), LP_TOL = {LP_TOL:g} (HiGHS "
                f"feasibility tolerances LP_TOL/10). Worst value gap at {value_gap.where}; "
@@ -635,7 +669,7 @@ def check_dual_lp_occupancy(quick: bool = False, *, seed: int = 0,
                   "max_objective_gap_rel": float(obj_gap), "max_gap_over_tol": float(over)},
         stated={"max_value_gap_rel": 0.0, "max_occupancy_gap": 0.0,
                 "max_objective_gap_rel": 0.0, "max_gap_over_tol": 1.0},
-        details=details, n_instances=n_inst)
+        details=details, n_instances=_seen.n)
 
 
 DUAL_LP = register(Claim(

@@ -44,8 +44,10 @@ import scipy.sparse as sp
 from .. import _validation as V
 from ..bellman import _matvec, greedy_policy
 from ..exceptions import ConvergenceError, ConvergenceWarning, NumericalWarning
-from ..mdp import EpisodicMDP, FiniteMDP
+from ..mdp import FiniteMDP, require_finite_mdp
 from .lp import _check_solver, _highs, _state_indicator
+
+_STATIONARY = " (average reward needs a stationary FiniteMDP)"
 
 __all__ = ["AverageRewardSolution", "average_reward_lp", "relative_value_iteration"]
 
@@ -104,13 +106,6 @@ class AverageRewardSolution:
                 f"gain={self.gain:.10g} in [{self.gain_lower:.10g}, {self.gain_upper:.10g}], "
                 f"iterations={self.iterations}, bias.shape={self.bias.shape})\n"
                 f"  {self.message}")
-
-
-def _check_mdp(mdp, fn: str) -> None:
-    if not isinstance(mdp, FiniteMDP):
-        hint = " (average reward needs a stationary FiniteMDP)" if isinstance(
-            mdp, EpisodicMDP) else ""
-        raise TypeError(f"{fn} needs a FiniteMDP, got {type(mdp).__name__}{hint}")
 
 
 def _undiscounted_q(mdp: FiniteMDP, h: np.ndarray, tau: float = 1.0) -> np.ndarray:
@@ -222,7 +217,7 @@ def relative_value_iteration(mdp: FiniteMDP, *, tol: float = 1e-8, max_iter: int
     >>> round(res.gain * 7, 8), res.actions       # g* = 8/7 (see tests for the derivation)
     (8.0, array([1, 1]))
     """
-    _check_mdp(mdp, "relative_value_iteration")
+    require_finite_mdp(mdp, "relative_value_iteration", _STATIONARY)
     tol = V.check_real_scalar("tol", tol, 0.0, np.inf, lo_open=True)
     max_iter = V.check_positive_int("max_iter", max_iter)
     if isinstance(ref_state, bool) or not isinstance(ref_state, numbers.Integral | np.integer):
@@ -323,7 +318,7 @@ def average_reward_lp(mdp: FiniteMDP, *, tol: float = 1e-9, ref_state: int = 0,
     .. [2] A. S. Manne, "Linear programming and sequential decisions", Management
        Science 6(3), 1960.
     """
-    _check_mdp(mdp, "average_reward_lp")
+    require_finite_mdp(mdp, "average_reward_lp", _STATIONARY)
     tol = V.check_real_scalar("tol", tol, 0.0, np.inf, lo_open=True)
     if isinstance(ref_state, bool) or not isinstance(ref_state, numbers.Integral | np.integer):
         raise TypeError(f"ref_state must be an integer, got {type(ref_state).__name__}")

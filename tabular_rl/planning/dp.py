@@ -22,7 +22,7 @@ import numpy as np
 from .. import _validation as V
 from ..bellman import bellman_optimality, bellman_policy, greedy_policy, q_values
 from ..evaluation import evaluate_policy
-from ..mdp import EpisodicMDP, FiniteMDP
+from ..mdp import EpisodicMDP, FiniteMDP, require_finite_mdp
 from ..solution import Solution, certify, report_cap, span_bound, sweep_rounding
 
 __all__ = [
@@ -32,12 +32,6 @@ __all__ = [
     "solve",
     "value_iteration",
 ]
-
-
-def _check_finite_mdp(mdp, fn: str) -> None:
-    if not isinstance(mdp, FiniteMDP):
-        hint = "; use backward_induction for an EpisodicMDP" if isinstance(mdp, EpisodicMDP) else ""
-        raise TypeError(f"{fn} needs a FiniteMDP, got {type(mdp).__name__}{hint}")
 
 
 def _initial_v(mdp: FiniteMDP, v0) -> np.ndarray:
@@ -106,7 +100,7 @@ def value_iteration(mdp: FiniteMDP, *, tol: float = 1e-8, max_iter: int = 100_00
     >>> np.round(res.v, 8), res.actions       # v*(1) = 2/(1-0.5), v*(0) = 1 + 0.5*4
     (array([3., 4.]), array([1, 0]))
     """
-    _check_finite_mdp(mdp, "value_iteration")
+    require_finite_mdp(mdp, "value_iteration")
     return _greedy_sweeps(mdp, 1, tol, max_iter, v0, record_history, strict,
                           method="value_iteration", unit="sweeps")
 
@@ -166,19 +160,14 @@ def policy_iteration(mdp: FiniteMDP, *, max_iter: int = 10_000, pi0=None,
     .. [1] R. A. Howard, *Dynamic Programming and Markov Processes*, MIT Press, 1960.
     .. [2] M. L. Puterman, *Markov Decision Processes*, Wiley, 1994, Thm. 6.4.2.
     """
-    _check_finite_mdp(mdp, "policy_iteration")
+    require_finite_mdp(mdp, "policy_iteration")
     max_iter = V.check_positive_int("max_iter", max_iter)
     if pi0 is None:
         actions = mdp.r.argmax(axis=1)
     else:
-        actions = np.asarray(pi0)
-        if actions.shape != (mdp.S,) or not np.issubdtype(actions.dtype, np.integer):
-            raise ValueError(f"pi0 must be an int array of shape ({mdp.S},), got "
-                             f"{actions.dtype} {actions.shape}")
-        bad = (actions < 0) | (actions >= mdp.A)
-        if bad.any():
-            s = int(np.argmax(bad))
-            raise ValueError(f"pi0[{s}] = {actions[s]} is not an action in 0..{mdp.A - 1}")
+        if not V.is_action_array(pi0):
+            raise TypeError(f"pi0 must be an int array of actions, got {np.asarray(pi0).dtype}")
+        actions = V.check_actions(pi0, mdp.S, mdp.A, name="pi0")
     rows = np.arange(mdp.S)
     v = None
     hist = [] if record_history else None
@@ -226,7 +215,7 @@ def modified_policy_iteration(mdp: FiniteMDP, *, m: int = 10, tol: float = 1e-8,
        discounted Markov decision problems", Management Science 24, 1978.
     .. [2] M. L. Puterman, *Markov Decision Processes*, Wiley, 1994, §6.5, Thm. 6.5.5.
     """
-    _check_finite_mdp(mdp, "modified_policy_iteration")
+    require_finite_mdp(mdp, "modified_policy_iteration")
     m = V.check_positive_int("m", m)
     return _greedy_sweeps(mdp, m, tol, max_iter, v0, record_history, strict,
                           method="modified_policy_iteration", unit="improvement steps")

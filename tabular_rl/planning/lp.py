@@ -56,7 +56,7 @@ from .. import _validation as V
 from ..bellman import q_values
 from ..evaluation import evaluate_policy
 from ..exceptions import NumericalWarning
-from ..mdp import EpisodicMDP, FiniteMDP
+from ..mdp import FiniteMDP, require_finite_mdp
 from ..solution import Solution, certify, sweep_rounding
 
 __all__ = ["OccupancyLPResult", "dual_lp", "occupancy_lp", "primal_lp"]
@@ -67,12 +67,6 @@ _HIGHS_MIN_FEAS_TOL = 1e-10
 _HIGHS_SMALL_MATRIX_VALUE = 1e-12
 #: The HiGHS methods of :func:`scipy.optimize.linprog` accepted as ``solver``.
 SOLVERS = ("highs-ipm", "highs-ds", "highs")
-
-
-def _check_mdp(mdp, fn: str) -> None:
-    if not isinstance(mdp, FiniteMDP):
-        hint = "; use backward_induction for an EpisodicMDP" if isinstance(mdp, EpisodicMDP) else ""
-        raise TypeError(f"{fn} needs a FiniteMDP, got {type(mdp).__name__}{hint}")
 
 
 def _check_tol(tol) -> float:
@@ -228,7 +222,7 @@ def primal_lp(mdp: FiniteMDP, *, weights=None, tol: float = 1e-9,
     >>> np.round(res.v, 8), res.actions       # v*(1) = 2/(1-0.5), v*(0) = 1 + 0.5*4
     (array([3., 4.]), array([1, 0]))
     """
-    _check_mdp(mdp, "primal_lp")
+    require_finite_mdp(mdp, "primal_lp")
     tol = _check_tol(tol)
     solver = _check_solver(solver)
     S, A = mdp.S, mdp.A
@@ -405,7 +399,7 @@ def occupancy_lp(mdp: FiniteMDP, *, mu=None, tol: float = 1e-9,
     >>> np.round(res.state_occupancy, 8), round(res.value, 8)    # value = v*(0) = 3
     (array([1., 1.]), 3.0)
     """
-    _check_mdp(mdp, "occupancy_lp")
+    require_finite_mdp(mdp, "occupancy_lp")
     tol = _check_tol(tol)
     solver = _check_solver(solver)
     S, A, g = mdp.S, mdp.A, mdp.gamma
@@ -466,5 +460,5 @@ def dual_lp(mdp: FiniteMDP, *, mu=None, tol: float = 1e-9,
     >>> np.round(res.v, 8), res.actions
     (array([3., 4.]), array([1, 0]))
     """
-    _check_mdp(mdp, "dual_lp")
+    require_finite_mdp(mdp, "dual_lp")
     return occupancy_lp(mdp, mu=mu, tol=tol, solver=solver).solution
