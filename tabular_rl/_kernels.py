@@ -107,6 +107,47 @@ def csr_bellman_value(indptr, indices, data, r_flat, v, gamma, n_actions, v_out,
 
 
 @_dual
+def csr_bellman_value_span(indptr, indices, data, r_flat, v, gamma, n_actions, v_out, stats,
+                           n_chunks):  # pragma: no cover
+    """Value-only optimality backup fused with the statistics of the certified stopping
+    test: per block ``stats[c] = (min(Tv - v), max(Tv - v), max|v|)``, so that value
+    iteration makes one pass over memory per sweep. ``stats`` has at least ``n_chunks``
+    rows."""
+    n_states = v_out.shape[0]
+    size = (n_states + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        lo = min(c * size, n_states)
+        i = lo * n_actions
+        k = indptr[i]
+        d_min = np.inf
+        d_max = -np.inf
+        v_abs = 0.0
+        for s in range(lo, min((c + 1) * size, n_states)):
+            best = -np.inf
+            for _ in range(n_actions):
+                end = indptr[i + 1]
+                acc = 0.0
+                while k < end:
+                    acc += data[k] * v[indices[k]]
+                    k += 1
+                best = max(best, r_flat[i] + gamma * acc)
+                i += 1
+            v_out[s] = best
+            d = best - v[s]
+            d_min = min(d_min, d)
+            d_max = max(d_max, d)
+            v_abs = max(v_abs, abs(v[s]))
+        stats[c, 0] = d_min
+        stats[c, 1] = d_max
+        stats[c, 2] = v_abs
+
+
+def max_chunks() -> int:
+    """Rows a per-block statistics array needs (the parallel kernels' block count)."""
+    return max(1, CHUNKS_PER_THREAD * numba.get_num_threads())
+
+
+@_dual
 def csr_bellman_max(indptr, indices, data, r_flat, v, gamma, n_actions, v_out, arg_out,
                     n_chunks):  # pragma: no cover
     """Optimality backup with the first maximizing action in ``arg_out``."""

@@ -91,6 +91,21 @@ def bellman_optimality(mdp: FiniteMDP, v: np.ndarray, *, with_actions: bool = Tr
     return q[np.arange(mdp.S), arg], arg
 
 
+def _value_sweep_with_span(mdp: FiniteMDP, v: np.ndarray):
+    """``(Tv, min(Tv - v), max(Tv - v), max|v|)`` in one pass (value iteration's sweep)."""
+    if mdp.is_sparse:
+        P = mdp.P
+        Tv = np.empty(mdp.S)
+        stats = np.empty((K.max_chunks(), 3))
+        stats[:, 0], stats[:, 1], stats[:, 2] = np.inf, -np.inf, 0.0
+        K.csr_bellman_value_span(P.indptr, P.indices, P.data, mdp.r.reshape(-1), v, mdp.gamma,
+                                 mdp.A, Tv, stats)
+        return Tv, float(stats[:, 0].min()), float(stats[:, 1].max()), float(stats[:, 2].max())
+    Tv = q_values(mdp, v).max(axis=1)
+    d = Tv - v
+    return Tv, float(d.min()), float(d.max()), max(float(v.max()), -float(v.min()))
+
+
 def bellman_policy(mdp: FiniteMDP, pi: np.ndarray, v: np.ndarray) -> np.ndarray:
     r"""The policy operator :math:`T_\pi v = r_\pi + \gamma P_\pi v` for ``pi`` of shape ``(S, A)``.
 

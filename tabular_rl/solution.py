@@ -91,9 +91,12 @@ class Solution:
                 f"  {self.message}")
 
 
-def sweep_rounding(mdp: FiniteMDP, v: np.ndarray) -> float:
-    """Worst-case absolute rounding error of one computed Bellman sweep at ``v``."""
-    v_absmax = max(float(v.max()), -float(v.min()))
+def sweep_rounding(mdp: FiniteMDP, v: np.ndarray | None = None, *,
+                   v_absmax: float | None = None) -> float:
+    """Worst-case absolute rounding error of one computed Bellman sweep at ``v``
+    (or at any ``v`` with ``max|v| = v_absmax``)."""
+    if v_absmax is None:
+        v_absmax = max(float(v.max()), -float(v.min()))
     return (mdp.max_row_nnz + 4) * _U * (mdp.r_absmax + mdp.gamma * v_absmax)
 
 
@@ -107,9 +110,7 @@ def span_bound(mdp: FiniteMDP, Tv: np.ndarray, v: np.ndarray) -> tuple[float, fl
     """
     d = Tv - v
     g = mdp.gamma
-    e = sweep_rounding(mdp, v)
-    fp = e / (1.0 - g) if g > 0 else e
-    return float(d.min()), float(d.max()), fp
+    return float(d.min()), float(d.max()), sweep_rounding(mdp, v) / (1.0 - g)
 
 
 def certify(mdp: FiniteMDP, v: np.ndarray, *, method: str, iterations: int, converged: bool,

@@ -20,7 +20,13 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validation as V
-from ..bellman import bellman_optimality, bellman_policy, greedy_policy, q_values
+from ..bellman import (
+    _value_sweep_with_span,
+    bellman_optimality,
+    bellman_policy,
+    greedy_policy,
+    q_values,
+)
 from ..evaluation import evaluate_policy
 from ..mdp import EpisodicMDP, FiniteMDP, require_finite_mdp
 from ..solution import Solution, certify, report_cap, span_bound, sweep_rounding
@@ -115,10 +121,15 @@ def _greedy_sweeps(mdp: FiniteMDP, m: int, tol, max_iter, v0, record_history: bo
     hist = [] if record_history else None
     converged = False
     k = 0
+    g = mdp.gamma
     for k in range(1, max_iter + 1):
-        Tv, actions = bellman_optimality(mdp, v, with_actions=m > 1)
-        lo, hi, fp = span_bound(mdp, Tv, v)
-        bound = mdp.gamma / (1.0 - mdp.gamma) * 0.5 * (hi - lo) + 2.0 * fp
+        if m > 1:
+            Tv, actions = bellman_optimality(mdp, v)
+            lo, hi, fp = span_bound(mdp, Tv, v)
+        else:  # one fused pass: the sweep and the statistics of the stopping test
+            Tv, lo, hi, v_abs = _value_sweep_with_span(mdp, v)
+            fp = sweep_rounding(mdp, v_absmax=v_abs) / (1.0 - g)
+        bound = g / (1.0 - g) * 0.5 * (hi - lo) + 2.0 * fp
         res = max(hi, -lo)
         if hist is not None:
             hist.append(res)
