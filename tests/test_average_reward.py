@@ -134,6 +134,22 @@ def test_rvi_agrees_with_lp(seed, sparse):
         g_pi = policy_gain(mdp, res.policy)
         assert g_pi >= res.gain_lower - 1e-10
         assert g_pi <= res.gain_upper + 1e-10
+        assert res.policy_gain_lower <= g_pi <= res.gain_upper + 1e-10
+
+
+def test_policy_gain_lower_is_proven_for_a_bad_policy():
+    """The bound holds for any policy: make the LP's policy worse and check the bound
+    drops below its true gain (it may not claim optimality it does not have)."""
+    from tabular_rl.planning.average_reward import _bracket, _policy_gain_lower
+
+    mdp = random_ergodic(0, sparse=False)
+    rvi = relative_value_iteration(mdp, tol=1e-10)
+    _, q, _, _, fp = _bracket(mdp, rvi.bias)
+    worst = np.zeros_like(rvi.policy)
+    worst[np.arange(mdp.S), q.argmin(axis=1)] = 1.0
+    bound = _policy_gain_lower(mdp, q, rvi.bias, worst, fp)
+    g_worst = policy_gain(mdp, worst)
+    assert bound <= g_worst < rvi.gain_lower
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -25,8 +25,8 @@ value) :math:`h`, unique up to an additive constant (Puterman 1994, §8.4).
 
 (Odoni 1969; Puterman 1994, Thm. 8.5.5). Every solver here reports this bracket, computed
 from one sweep and widened by the sweep's worst-case rounding error, so ``gain_lower`` and
-``gain_upper`` are proven bounds in floating point, and the returned greedy policy's gain
-is at least ``gain_lower``.
+``gain_upper`` are proven bounds in floating point; ``policy_gain_lower`` bounds the gain of
+the returned policy from below, for any policy and any ``h``.
 
 As :math:`\gamma \to 1`, :math:`(1-\gamma)\, v^*_\gamma = g^* + O(1-\gamma)` (the Laurent
 expansion, Puterman 1994, §8.2 and §10.1), which the tests use as a cross-check.
@@ -64,8 +64,12 @@ class AverageRewardSolution:
         Estimate of the optimal gain :math:`g^*` (centre of the bracket for relative value
         iteration; the LP optimum for :func:`average_reward_lp`).
     gain_lower, gain_upper : float
-        Proven bracket :math:`g_{\mathrm{lo}} \le g^* \le g_{\mathrm{up}}`; the gain of
-        ``policy`` is at least ``gain_lower`` (from every state).
+        Proven bracket :math:`g_{\mathrm{lo}} \le g^* \le g_{\mathrm{up}}`.
+    policy_gain_lower : float
+        Proven lower bound on the gain of ``policy`` from every state,
+        :math:`\min_s (T_\pi h - h)(s)` less the rounding error: for any stationary
+        :math:`\pi` and any :math:`h`, :math:`g^\pi = P_\pi^*(r_\pi + P_\pi h - h)` since
+        :math:`P_\pi^* P_\pi = P_\pi^*` (Puterman 1994, §8.2), unichain or not.
     bias : ndarray (S,)
         Relative values :math:`h` with :math:`h(\mathrm{ref}) = 0`, satisfying
         :math:`g + h \approx T h` (a bias up to an additive constant).
@@ -88,6 +92,7 @@ class AverageRewardSolution:
     iterations: int
     message: str
     method: str = "relative_value_iteration"
+    policy_gain_lower: float = float("nan")
 
     @property
     def gain_bound(self) -> float:
@@ -127,6 +132,15 @@ def _bracket(mdp: FiniteMDP, h: np.ndarray, tau: float = 1.0):
     Th = q.max(axis=1)
     d = Th - h
     return Th, q, float(d.min()), float(d.max()), _sweep_error(mdp, h)
+
+
+def _policy_gain_lower(mdp: FiniteMDP, q: np.ndarray, h: np.ndarray, policy: np.ndarray,
+                       fp: float) -> float:
+    """Proven lower bound on the gain of ``policy``: ``min(T_pi h - h)`` less rounding
+    (the sum over actions adds ``A`` terms to the sweep's error)."""
+    Tpi_h = np.einsum("sa,sa->s", policy, q)
+    extra = mdp.A * _U * (mdp.r_absmax + 2.0 * float(np.abs(h).max()))
+    return float((Tpi_h - h).min()) - fp - extra
 
 
 def relative_value_iteration(mdp: FiniteMDP, *, tol: float = 1e-8, max_iter: int = 100_000,
@@ -251,12 +265,14 @@ def relative_value_iteration(mdp: FiniteMDP, *, tol: float = 1e-8, max_iter: int
             raise ConvergenceError(msg)
         warnings.warn(msg, ConvergenceWarning, stacklevel=2)
     policy = greedy_policy(q)
+    pol_lower = _policy_gain_lower(mdp, q, h, policy, fp)
     bias = tau * (h - h[ref])
     for arr in (bias, policy):
         arr.setflags(write=False)
     return AverageRewardSolution(gain=0.5 * (lo + hi), gain_lower=lower, gain_upper=upper,
                                  bias=bias, policy=policy, converged=converged, iterations=k,
-                                 message=msg, method="relative_value_iteration")
+                                 message=msg, method="relative_value_iteration",
+                                 policy_gain_lower=pol_lower)
 
 
 def average_reward_lp(mdp: FiniteMDP, *, tol: float = 1e-9, ref_state: int = 0,
@@ -359,4 +375,5 @@ def average_reward_lp(mdp: FiniteMDP, *, tol: float = 1e-9, ref_state: int = 0,
         arr.setflags(write=False)
     return AverageRewardSolution(gain=gain, gain_lower=lower, gain_upper=upper, bias=h,
                                  policy=policy, converged=converged, iterations=int(res.nit),
-                                 message=msg, method="average_reward_lp")
+                                 message=msg, method="average_reward_lp",
+                                 policy_gain_lower=_policy_gain_lower(mdp, q, h, policy, fp))
