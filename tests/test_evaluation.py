@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _examples import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +24,7 @@ def test_closed_form_two_state():
                                [1.0, 9.0])
 
 
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(finite_mdps(max_states=10), st.data())
 def test_evaluation_is_fixed_point_of_T_pi(mdp, data):
     pi = data.draw(policies(mdp.S, mdp.A))
@@ -36,7 +37,7 @@ def test_evaluation_is_fixed_point_of_T_pi(mdp, data):
     np.testing.assert_allclose((pi * adv).sum(1), 0.0, atol=1e-11 * scale)
 
 
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(finite_mdps(max_states=10), st.data())
 def test_occupancy_is_a_distribution_and_satisfies_flow(mdp, data):
     pi = data.draw(policies(mdp.S, mdp.A))
@@ -52,7 +53,7 @@ def test_occupancy_is_a_distribution_and_satisfies_flow(mdp, data):
                                atol=1e-10 * (1 + np.abs(v).max()))
 
 
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(finite_mdps(max_states=10), st.data())
 def test_performance_difference_lemma(mdp, data):
     pi = data.draw(policies(mdp.S, mdp.A))
@@ -62,7 +63,7 @@ def test_performance_difference_lemma(mdp, data):
     assert pd.residual <= 1e-11 * scale
 
 
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(episodic_mdps(), st.data())
 def test_episodic_performance_difference_and_occupancy(mdp, data):
     pi = data.draw(policies(mdp.S, mdp.A, horizon=mdp.H))

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _examples import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,7 +30,7 @@ def test_puterman_two_state(method, sparse, puterman_two_state):
     assert np.abs(res.v - v_star).max() <= res.error_bound
 
 
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(finite_mdps(max_states=12))
 def test_vi_pi_mpi_agree_within_certified_bounds(mdp):
     vi = trl.value_iteration(mdp, tol=1e-9)
@@ -48,7 +49,7 @@ def test_vi_pi_mpi_agree_within_certified_bounds(mdp):
         assert np.abs(pi.v - v_pi).max() <= res.policy_gap_bound + pi.error_bound
 
 
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(finite_mdps(max_states=10, sparse=False))
 def test_dense_and_sparse_agree(mdp):
     a = trl.value_iteration(mdp, tol=1e-10)
@@ -56,7 +57,7 @@ def test_dense_and_sparse_agree(mdp):
     np.testing.assert_allclose(a.v, b.v, atol=2e-10)
 
 
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(finite_mdps(max_states=10, max_actions=3, gamma=st.floats(0.0, 0.98)))
 def test_agrees_with_quantecon(mdp):
     qe = pytest.importorskip("quantecon")
@@ -87,7 +88,7 @@ def test_agrees_with_quantecon_sa_pair_form_and_pymdptoolbox():
     np.testing.assert_allclose(ours.v, np.array(pim.V), atol=1e-8)
 
 
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 @given(finite_mdps(max_states=10), st.data())
 def test_operators_are_gamma_contractions(mdp, data):
     u = np.random.default_rng(data.draw(st.integers(0, 99))).normal(size=mdp.S) * 10
@@ -154,7 +155,7 @@ def test_gamma_zero_is_one_step_greedy():
     assert res.iterations == 1
 
 
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 @given(episodic_mdps())
 def test_backward_induction_beats_every_deterministic_policy(mdp):
     res = trl.backward_induction(mdp)
@@ -180,7 +181,7 @@ def test_backward_induction_equals_discounted_vi_on_absorbing_horizon():
     np.testing.assert_allclose(ep.v[0], disc.v, atol=1e-15)
 
 
-@settings(max_examples=20)
+@settings(max_examples=examples(20))
 @given(gammas(0.95), st.integers(0, 2**32 - 1))
 def test_sparse_backward_induction_matches_dense(gamma, seed):
     rng = np.random.default_rng(seed)
@@ -191,7 +192,7 @@ def test_sparse_backward_induction_matches_dense(gamma, seed):
     np.testing.assert_allclose(dense.v, csr.v, atol=1e-13)
 
 
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 @given(finite_mdps(max_states=10, gamma=st.floats(0.0, 0.99)))
 def test_all_five_methods_agree(mdp):
     """VI, PI, MPI, the primal LP and the dual (occupancy) LP: five independent routes to

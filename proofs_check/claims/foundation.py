@@ -216,6 +216,7 @@ def check_contraction(quick: bool = False, *, seed: int = 0,
                 lhs = float(np.abs(np.asarray(Tu) - np.asarray(Tv)).max())
                 rhs = mdp.gamma * float(np.abs(u - v).max())
                 slack = 2 * (_sweep_error(mdp, u) + _sweep_error(mdp, v)) + 4 * _U * (lhs + rhs)
+                slack = max(slack, np.finfo(np.float64).tiny)  # u = v = 0 with r = 0
                 where = f"{inst.label}, {name}, {kind} pair"
                 if rhs > 0:
                     ratio[name].add(lhs / rhs, where)
