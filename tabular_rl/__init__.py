@@ -32,11 +32,23 @@ from .planning import (
     solve,
     value_iteration,
 )
+from .sampling import (
+    GenerativeSampler,
+    Trajectories,
+    rollouts,
+    sample_counts,
+    sample_next_states,
+)
 from .solution import Solution, certify
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "GenerativeSampler",
+    "Trajectories",
+    "rollouts",
+    "sample_counts",
+    "sample_next_states",
     "AverageRewardSolution",
     "ConvergenceError",
     "ConvergenceWarning",

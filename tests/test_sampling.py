@@ -227,3 +227,19 @@ def test_rollouts_bad_args(small_garnet):
         rollouts(ep, pi, 3, 4)
     with pytest.raises(TypeError, match="FiniteMDP or an EpisodicMDP"):
         rollouts("mdp", pi, 3, 3)
+
+
+def test_rollouts_episodic_dense_equals_csr_list():
+    H, S, A = 3, 4, 2
+    rng = np.random.default_rng(3)
+    P = rng.dirichlet(np.full(S, 0.3), size=(H, S, A))
+    P[P < 0.05] = 0.0
+    P /= P.sum(-1, keepdims=True)
+    dense = trl.EpisodicMDP(P, np.ones((S, A)), H)
+    csr = trl.EpisodicMDP([sp.csr_matrix(P[h].reshape(S * A, S)) for h in range(H)],
+                          np.ones((S, A)), H)
+    pi = np.full((S, A), 0.5)
+    a = rollouts(dense, pi, 200, seed=4)
+    b = rollouts(csr, pi, 200, H, seed=4)
+    np.testing.assert_array_equal(a.states, b.states)
+    np.testing.assert_array_equal(a.actions, b.actions)
