@@ -51,6 +51,16 @@ def _dual(fn):
     return run
 
 
+@njit(inline="always")
+def _row_dot(indices, data, v, k, end):  # pragma: no cover - compiled
+    """``sum_{k <= j < end} data[j] * v[indices[j]]`` and the next stored index (``end``)."""
+    acc = 0.0
+    while k < end:
+        acc += data[k] * v[indices[k]]
+        k += 1
+    return acc, k
+
+
 @_dual
 def csr_matvec(indptr, indices, data, v, out, n_chunks):  # pragma: no cover - compiled
     """``out[i] = sum_k data[k] * v[indices[k]]`` over row ``i``."""
@@ -59,11 +69,7 @@ def csr_matvec(indptr, indices, data, v, out, n_chunks):  # pragma: no cover - c
     for c in prange(n_chunks):
         k = indptr[min(c * size, n)]
         for i in range(c * size, min((c + 1) * size, n)):
-            end = indptr[i + 1]
-            acc = 0.0
-            while k < end:
-                acc += data[k] * v[indices[k]]
-                k += 1
+            acc, k = _row_dot(indices, data, v, k, indptr[i + 1])
             out[i] = acc
 
 
@@ -75,11 +81,7 @@ def csr_q_values(indptr, indices, data, r_flat, v, gamma, out, n_chunks):  # pra
     for c in prange(n_chunks):
         k = indptr[min(c * size, n)]
         for i in range(c * size, min((c + 1) * size, n)):
-            end = indptr[i + 1]
-            acc = 0.0
-            while k < end:
-                acc += data[k] * v[indices[k]]
-                k += 1
+            acc, k = _row_dot(indices, data, v, k, indptr[i + 1])
             out[i] = r_flat[i] + gamma * acc
 
 
@@ -96,11 +98,7 @@ def csr_bellman_value(indptr, indices, data, r_flat, v, gamma, n_actions, v_out,
         for s in range(lo, min((c + 1) * size, n_states)):
             best = -np.inf
             for _ in range(n_actions):
-                end = indptr[i + 1]
-                acc = 0.0
-                while k < end:
-                    acc += data[k] * v[indices[k]]
-                    k += 1
+                acc, k = _row_dot(indices, data, v, k, indptr[i + 1])
                 best = max(best, r_flat[i] + gamma * acc)
                 i += 1
             v_out[s] = best
@@ -125,11 +123,7 @@ def csr_bellman_value_span(indptr, indices, data, r_flat, v, gamma, n_actions, v
         for s in range(lo, min((c + 1) * size, n_states)):
             best = -np.inf
             for _ in range(n_actions):
-                end = indptr[i + 1]
-                acc = 0.0
-                while k < end:
-                    acc += data[k] * v[indices[k]]
-                    k += 1
+                acc, k = _row_dot(indices, data, v, k, indptr[i + 1])
                 best = max(best, r_flat[i] + gamma * acc)
                 i += 1
             v_out[s] = best
@@ -161,11 +155,7 @@ def csr_bellman_max(indptr, indices, data, r_flat, v, gamma, n_actions, v_out, a
             best = -np.inf
             best_a = 0
             for a in range(n_actions):
-                end = indptr[i + 1]
-                acc = 0.0
-                while k < end:
-                    acc += data[k] * v[indices[k]]
-                    k += 1
+                acc, k = _row_dot(indices, data, v, k, indptr[i + 1])
                 q = r_flat[i] + gamma * acc
                 better = np.int64(q > best)  # branch-free arg-max
                 best_a = better * a + (1 - better) * best_a
@@ -188,9 +178,7 @@ def csr_bellman_policy(indptr, indices, data, r_flat, v, gamma, pi_flat, n_actio
                 i = s * n_actions + a
                 w = pi_flat[i]
                 if w != 0.0:
-                    acc = 0.0
-                    for k in range(indptr[i], indptr[i + 1]):
-                        acc += data[k] * v[indices[k]]
+                    acc, _ = _row_dot(indices, data, v, indptr[i], indptr[i + 1])
                     tot += w * (r_flat[i] + gamma * acc)
             v_out[s] = tot
 
@@ -204,9 +192,7 @@ def csr_bellman_deterministic(indptr, indices, data, r_flat, v, gamma, actions, 
     for c in prange(n_chunks):
         for s in range(min(c * size, n_states), min((c + 1) * size, n_states)):
             i = s * n_actions + actions[s]
-            acc = 0.0
-            for k in range(indptr[i], indptr[i + 1]):
-                acc += data[k] * v[indices[k]]
+            acc, _ = _row_dot(indices, data, v, indptr[i], indptr[i + 1])
             v_out[s] = r_flat[i] + gamma * acc
 
 
