@@ -29,6 +29,10 @@ from .planning import (
     policy_iteration,
     primal_lp,
     relative_value_iteration,
+    soft_backward_induction,
+    soft_modified_policy_iteration,
+    soft_policy_iteration,
+    soft_value_iteration,
     solve,
     value_iteration,
 )
@@ -48,6 +52,12 @@ from .sampling import (
     rollouts,
     sample_counts,
     sample_next_states,
+)
+from .soft_bellman import (
+    evaluate_regularized_policy,
+    regularized_bellman_policy,
+    regularized_q_function,
+    soft_bellman,
 )
 from .solution import Solution, certify
 
@@ -80,6 +90,7 @@ __all__ = [
     "certify",
     "dual_lp",
     "evaluate_policy",
+    "evaluate_regularized_policy",
     "greedy_policy",
     "modified_policy_iteration",
     "occupancy_lp",
@@ -89,12 +100,19 @@ __all__ = [
     "policy_reward",
     "policy_transition",
     "primal_lp",
+    "regularized_bellman_policy",
+    "regularized_q_function",
     "q_function",
     "q_values",
     "relative_value_iteration",
     "rollouts",
     "sample_counts",
     "sample_next_states",
+    "soft_backward_induction",
+    "soft_bellman",
+    "soft_modified_policy_iteration",
+    "soft_policy_iteration",
+    "soft_value_iteration",
     "solve",
     "state_occupancy",
     "value_iteration",

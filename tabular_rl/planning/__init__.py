@@ -13,6 +13,12 @@ from .dp import (
     value_iteration,
 )
 from .lp import OccupancyLPResult, dual_lp, occupancy_lp, primal_lp
+from .soft_dp import (
+    soft_backward_induction,
+    soft_modified_policy_iteration,
+    soft_policy_iteration,
+    soft_value_iteration,
+)
 
 __all__ = [
     "AverageRewardSolution",
@@ -25,6 +31,10 @@ __all__ = [
     "policy_iteration",
     "primal_lp",
     "relative_value_iteration",
+    "soft_backward_induction",
+    "soft_modified_policy_iteration",
+    "soft_policy_iteration",
+    "soft_value_iteration",
     "solve",
     "value_iteration",
 ]
