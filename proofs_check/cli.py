@@ -1,8 +1,10 @@
-"""Command line: ``python -m proofs_check list | run ID [ID ...] | run --all [--quick]``.
+"""Command line: ``python -m proofs_check list | run ID [ID ...] | run --all [--quick]
+[--seed N] [--out DIR] [--scheduler ADDRESS]``.
 
 ``run`` prints one row per claim (id, verdict, the key measured figure next to the stated
 one, seconds), then the details of every claim that did not pass, and writes
-``summary.json`` into ``--out`` (default ``paper_figures/``). Exit status: 0 when every
+``summary.json`` (every report as JSON) and each claim's figures into ``--out`` (default
+``paper_figures/``). Exit status: 0 when every
 claim passed, 1 when any failed or errored, 2 for a usage error such as an unknown id.
 """
 
@@ -74,7 +76,8 @@ def _cmd_run(args, out, err) -> int:
     selected: list[Claim] = list(claims.values()) if args.all else [claims[i] for i in args.ids]
     reports = []
     for claim in selected:
-        report = claim.run(quick=args.quick, seed=args.seed)
+        report = claim.run(quick=args.quick, seed=args.seed, out_dir=args.out,
+                           scheduler=args.scheduler)
         reports.append(report)
         print(f"  {claim.id}: {report.verdict} ({report.seconds:.1f} s)", file=err, flush=True)
     rows = [(r.claim_id, r.verdict.upper(), _key_figure(r), f"{r.seconds:.2f}") for r in reports]
@@ -114,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="paper_figures",
                      help="directory for summary.json and figures (default: paper_figures)")
     run.add_argument("--no-summary", action="store_true", help="do not write summary.json")
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="dask.distributed scheduler address (e.g. tcp://host:8786) for the "
+                          "sweeps of rate claims; default: run them in this process")
     return p
 
 

@@ -6,10 +6,13 @@ and a verdict. Claim modules under :mod:`proofs_check.claims` register their cla
 import time with :func:`register`; :func:`get` and :func:`all_claims` import them on first
 use.
 
-The contract for ``check``: ``check(quick: bool, *, seed: int = 0) -> Report``. ``quick``
-selects fewer and smaller instances; ``seed`` (optional in the signature) fixes every
-instance, so a report can be reproduced exactly. A check must be able to fail: its
-verdict compares measured figures with stated ones at a stated tolerance.
+The contract for ``check``: ``check(quick: bool, *, seed: int = 0, out_dir="paper_figures",
+scheduler=None) -> Report``. ``quick`` selects fewer and smaller instances; ``seed`` fixes
+every instance, so a report can be reproduced exactly; ``out_dir`` is where figures are
+written; ``scheduler`` is a dask scheduler address for checks that run sweeps. The keyword
+arguments are optional in the signature: each is passed only to checks that accept it.
+A check must be able to fail: its verdict compares measured figures with stated ones at a
+stated tolerance.
 """
 
 from __future__ import annotations
@@ -169,14 +172,20 @@ class Claim:
         if not callable(self.check):
             raise TypeError(f"claim {self.id!r}: check must be callable")
 
-    def run(self, quick: bool = False, seed: int | None = None) -> Report:
-        """Run the check, timing it; an exception becomes an ``"error"`` report, not a crash."""
+    def run(self, quick: bool = False, seed: int | None = None, *, out_dir=None,
+            scheduler: str | None = None) -> Report:
+        """Run the check, timing it; an exception becomes an ``"error"`` report, not a crash.
+
+        ``seed``, ``out_dir`` (where figures go) and ``scheduler`` (a dask scheduler address
+        for sweeps) are passed on when given and when the check accepts them.
+        """
         t0 = time.perf_counter()
         try:
-            if seed is not None and _accepts_seed(self.check):
-                report = self.check(quick, seed=seed)
-            else:
-                report = self.check(quick)
+            given = {"seed": seed, "out_dir": None if out_dir is None else str(out_dir),
+                     "scheduler": scheduler}
+            kwargs = {k: v for k, v in given.items()
+                      if v is not None and _accepts(self.check, k)}
+            report = self.check(quick, **kwargs)
             if not isinstance(report, Report):
                 raise TypeError(f"check returned {type(report).__name__}, not a Report")
         except Exception as exc:  # noqa: BLE001 - a failing check must not crash the run
@@ -187,12 +196,12 @@ class Claim:
         return replace(report, claim_id=self.id, seconds=time.perf_counter() - t0)
 
 
-def _accepts_seed(fn: Callable) -> bool:
+def _accepts(fn: Callable, name: str) -> bool:
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return False
-    return "seed" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 _REGISTRY: dict[str, Claim] = {}
