@@ -13,6 +13,7 @@ from .dp import (
     value_iteration,
 )
 from .lp import OccupancyLPResult, dual_lp, occupancy_lp, primal_lp
+from .mdvi import MDVIResult, md_vi, md_vi_averaged, munchausen_vi, q_log, tsallis_munchausen_vi
 from .soft_dp import (
     soft_backward_induction,
     soft_modified_policy_iteration,
@@ -21,6 +22,12 @@ from .soft_dp import (
 )
 
 __all__ = [
+    "MDVIResult",
+    "md_vi",
+    "md_vi_averaged",
+    "munchausen_vi",
+    "q_log",
+    "tsallis_munchausen_vi",
     "AverageRewardSolution",
     "OccupancyLPResult",
     "average_reward_lp",
