@@ -43,6 +43,7 @@ __all__ = [
     "BatchedSolution",
     "batched_bellman",
     "batched_policy_evaluation",
+    "batched_policy_iteration",
     "batched_policy_mirror_descent",
     "batched_value_iteration",
     "check_batch",
@@ -277,6 +278,42 @@ def batched_policy_evaluation(P, r, gamma, pi, *, reg=None):
     eye = xp.eye(S, dtype=P.dtype, device=getattr(P, "device", None))
     M = eye[None, :, :] - xp.reshape(g, (B, 1, 1)) * Ppi
     return xp.linalg.solve(M, rpi[:, :, None])[:, :, 0]
+
+
+def batched_policy_iteration(P, r, gamma, *, max_iter: int = 1_000):
+    r"""Howard's policy iteration on a batch, with exact (linear-solve) evaluations.
+
+    .. math::
+
+        v_k = (I - \gamma P_{\pi_k})^{-1} r_{\pi_k}, \qquad
+        \pi_{k+1}(s) \in \arg\max_a\ r(s,a) + \gamma P(s,a)^\top v_k,
+
+    where an action changes only if it improves on the current one by more than a few ulps
+    of the values (so ties cannot cycle). Terminates in finitely many steps with an optimal
+    deterministic policy per model (Puterman 1994, Thm. 6.4.2); the whole batch steps
+    together until no model changes.
+
+    Returns
+    -------
+    policy : (B, S, A) one-hot optimal policies
+    v : (B, S) their exact values
+    iterations : int
+    """
+    xp, P, r, g = check_batch(P, r, gamma)
+    B, S, A, _ = P.shape
+    pi = one_hot_argmax(xp, r)
+    for k in range(1, max_iter + 1):
+        v = batched_policy_evaluation(P, r, gamma, pi)
+        q = batched_bellman(P, r, g, v)
+        q_cur = xp.sum(pi * q, axis=-1, keepdims=True)
+        scale = 1.0 + xp.max(xp.abs(q), axis=-1, keepdims=True)
+        better = xp.max(q, axis=-1, keepdims=True) > q_cur + 64 * _U * S * scale
+        new = xp.where(better, one_hot_argmax(xp, q), pi)
+        if not bool(xp.any(new != pi)):
+            return pi, v, k
+        pi = new
+    _report_cap(max_iter, float("nan"), 0.0, False)
+    return pi, v, max_iter
 
 
 def batched_policy_mirror_descent(P, r, gamma, *, eta, n_iter: int, pi0=None):
