@@ -1,5 +1,5 @@
 """Claim modules; importing this package registers every claim they define."""
 
-from . import foundation, leverage_average, tsallis_munchausen
+from . import foundation, leverage_average, pmd_rates, staq, tsallis_munchausen
 
-__all__ = ["foundation", "leverage_average", "tsallis_munchausen"]
+__all__ = ["foundation", "leverage_average", "pmd_rates", "staq", "tsallis_munchausen"]

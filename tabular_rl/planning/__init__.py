@@ -12,8 +12,10 @@ from .dp import (
     solve,
     value_iteration,
 )
+from .ftrl import ftrl_policy_optimization
 from .lp import OccupancyLPResult, dual_lp, occupancy_lp, primal_lp
 from .mdvi import MDVIResult, md_vi, md_vi_averaged, munchausen_vi, q_log, tsallis_munchausen_vi
+from .pmd import PMDResult, finite_memory_pmd, policy_mirror_descent, step_size_schedule
 from .soft_dp import (
     soft_backward_induction,
     soft_modified_policy_iteration,
@@ -22,6 +24,11 @@ from .soft_dp import (
 )
 
 __all__ = [
+    "PMDResult",
+    "finite_memory_pmd",
+    "ftrl_policy_optimization",
+    "policy_mirror_descent",
+    "step_size_schedule",
     "MDVIResult",
     "md_vi",
     "md_vi_averaged",
