@@ -16,6 +16,19 @@ from .ftrl import ftrl_policy_optimization
 from .lp import OccupancyLPResult, dual_lp, occupancy_lp, primal_lp
 from .mdvi import MDVIResult, md_vi, md_vi_averaged, munchausen_vi, q_log, tsallis_munchausen_vi
 from .pmd import PMDResult, finite_memory_pmd, policy_mirror_descent, step_size_schedule
+from .robust import (
+    RobustEvaluation,
+    RobustPGResult,
+    entropic_risk,
+    risk_sensitive_bellman,
+    risk_sensitive_value_iteration,
+    robust_bellman,
+    robust_policy_evaluation,
+    robust_policy_gradient,
+    robust_projected_gradient,
+    robust_value_iteration,
+    worst_case_kernel,
+)
 from .soft_dp import (
     soft_backward_induction,
     soft_modified_policy_iteration,
@@ -24,6 +37,17 @@ from .soft_dp import (
 )
 
 __all__ = [
+    "RobustEvaluation",
+    "RobustPGResult",
+    "entropic_risk",
+    "risk_sensitive_bellman",
+    "risk_sensitive_value_iteration",
+    "robust_bellman",
+    "robust_policy_evaluation",
+    "robust_policy_gradient",
+    "robust_projected_gradient",
+    "robust_value_iteration",
+    "worst_case_kernel",
     "PMDResult",
     "finite_memory_pmd",
     "ftrl_policy_optimization",
