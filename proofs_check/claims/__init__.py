@@ -2,18 +2,22 @@
 
 from . import (
     foundation,
+    kl_bayes,
     leverage_average,
     pmd_rates,
     robust_risk,
+    soft_actor_critic,
     staq,
     tsallis_munchausen,
 )
 
 __all__ = [
     "foundation",
+    "kl_bayes",
     "leverage_average",
     "pmd_rates",
     "robust_risk",
+    "soft_actor_critic",
     "staq",
     "tsallis_munchausen",
 ]

@@ -13,6 +13,7 @@ from .dp import (
     value_iteration,
 )
 from .ftrl import ftrl_policy_optimization
+from .kl_posterior import GibbsPosterior, gibbs_posterior, kl_objective, token_level_posterior
 from .lp import OccupancyLPResult, dual_lp, occupancy_lp, primal_lp
 from .mdvi import MDVIResult, md_vi, md_vi_averaged, munchausen_vi, q_log, tsallis_munchausen_vi
 from .pmd import PMDResult, finite_memory_pmd, policy_mirror_descent, step_size_schedule
@@ -29,6 +30,15 @@ from .robust import (
     robust_value_iteration,
     worst_case_kernel,
 )
+from .sac import (
+    ConstrainedEntropySolution,
+    DualTemperatureResult,
+    SoftPITrace,
+    constrained_entropy_solution,
+    dual_temperature_adjustment,
+    expected_entropy,
+    soft_policy_iteration_trace,
+)
 from .soft_dp import (
     soft_backward_induction,
     soft_modified_policy_iteration,
@@ -37,6 +47,17 @@ from .soft_dp import (
 )
 
 __all__ = [
+    "ConstrainedEntropySolution",
+    "DualTemperatureResult",
+    "GibbsPosterior",
+    "SoftPITrace",
+    "constrained_entropy_solution",
+    "dual_temperature_adjustment",
+    "expected_entropy",
+    "gibbs_posterior",
+    "kl_objective",
+    "soft_policy_iteration_trace",
+    "token_level_posterior",
     "RobustEvaluation",
     "RobustPGResult",
     "entropic_risk",
