@@ -3,6 +3,7 @@
 from . import (
     foundation,
     kl_bayes,
+    learn_generative,
     leverage_average,
     pmd_rates,
     robust_risk,
@@ -14,6 +15,7 @@ from . import (
 __all__ = [
     "foundation",
     "kl_bayes",
+    "learn_generative",
     "leverage_average",
     "pmd_rates",
     "robust_risk",

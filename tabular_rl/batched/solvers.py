@@ -312,7 +312,8 @@ def batched_policy_iteration(P, r, gamma, *, max_iter: int = 1_000):
         if not bool(xp.any(new != pi)):
             return pi, v, k
         pi = new
-    _report_cap(max_iter, float("nan"), 0.0, False)
+    warnings.warn(f"batched_policy_iteration: policies still changed after max_iter={max_iter} "
+                  "improvement steps", ConvergenceWarning, stacklevel=2)
     return pi, v, max_iter
 
 
