@@ -8,6 +8,7 @@ from . import (
     pmd_rates,
     robust_risk,
     soft_actor_critic,
+    softmax_pg,
     staq,
     tsallis_munchausen,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "pmd_rates",
     "robust_risk",
     "soft_actor_critic",
+    "softmax_pg",
     "staq",
     "tsallis_munchausen",
 ]

@@ -17,6 +17,12 @@ from .kl_posterior import GibbsPosterior, gibbs_posterior, kl_objective, token_l
 from .lp import OccupancyLPResult, dual_lp, occupancy_lp, primal_lp
 from .mdvi import MDVIResult, md_vi, md_vi_averaged, munchausen_vi, q_log, tsallis_munchausen_vi
 from .pmd import PMDResult, finite_memory_pmd, policy_mirror_descent, step_size_schedule
+from .policy_gradient import (
+    PolicyGradientResult,
+    natural_policy_gradient,
+    softmax_pg_gradient,
+    softmax_policy_gradient,
+)
 from .robust import (
     RobustEvaluation,
     RobustPGResult,
@@ -47,6 +53,10 @@ from .soft_dp import (
 )
 
 __all__ = [
+    "PolicyGradientResult",
+    "natural_policy_gradient",
+    "softmax_pg_gradient",
+    "softmax_policy_gradient",
     "ConstrainedEntropySolution",
     "DualTemperatureResult",
     "GibbsPosterior",
