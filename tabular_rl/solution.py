@@ -153,17 +153,27 @@ def certify(mdp: FiniteMDP, v: np.ndarray, *, method: str, iterations: int, conv
 
 
 def report_cap(method: str, iterations: int, residual: float, bound: float, tol: float,
-               strict: bool, rounding: float = 0.0) -> str:
-    """Message for a solver that hit ``max_iter``; warn (or raise when ``strict``).
+               strict: bool, rounding: float = 0.0, at_floor: bool = False) -> str:
+    """Message for a solver that stopped without certifying ``tol``; warn (or raise when
+    ``strict``).
 
-    ``rounding`` is the part of the bound that floating-point error alone contributes;
-    when it exceeds ``tol`` the message says that no number of sweeps can certify ``tol``.
+    ``rounding`` is the part of the bound that floating-point error alone contributes.
+    When it exceeds ``tol`` no number of sweeps can certify ``tol``: solvers stop as soon as
+    the iteration has converged to that floor (``at_floor``, rather than run to
+    ``max_iter``) and the message says so.
     """
-    msg = (f"{method} stopped at max_iter={iterations} with residual {residual:.3g} and "
-           f"certified error bound {bound:.3g} > tol={tol:g}; raise max_iter or loosen tol")
-    if rounding > tol:
-        msg += (f" (rounding error alone contributes {rounding:.3g} to the bound: tol below "
-                "that cannot be certified in float64 for this model)")
+    if at_floor:
+        msg = (f"{method} stopped after {iterations} iterations at the floating-point floor: "
+               f"certified error bound {bound:.3g} > tol={tol:g}, and rounding error alone "
+               f"contributes {rounding:.3g} to the bound, so tol below that cannot be "
+               f"certified in float64 for this model (residual {residual:.3g}); loosen tol")
+    else:
+        msg = (f"{method} stopped at max_iter={iterations} with residual {residual:.3g} and "
+               f"certified error bound {bound:.3g} > tol={tol:g}; raise max_iter or loosen "
+               "tol")
+        if rounding > tol:
+            msg += (f" (rounding error alone contributes {rounding:.3g} to the bound: tol "
+                    "below that cannot be certified in float64 for this model)")
     if strict:
         raise ConvergenceError(msg)
     warnings.warn(msg, ConvergenceWarning, stacklevel=3)

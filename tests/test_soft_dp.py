@@ -212,3 +212,17 @@ def test_out_of_domain_values_propagate_only_to_states_that_reach_them():
     epi = EpisodicMDP(P, np.ones((2, 2)), H=3)
     V = evaluate_regularized_policy(epi, np.array([[[0.5, 0.5], [1.0, 0.0]]] * 3), reg)
     assert np.all(np.isfinite(V[:, 0])) and np.all(V[:3, 1] == -np.inf)
+
+
+def test_a_tol_below_the_rounding_floor_stops_early_and_says_so():
+    """A tolerance float64 cannot certify: stop once converged to the floor, not at
+    max_iter, and say why (for VI as for soft VI)."""
+    mdp = garnet(30, 3, 4, gamma=0.999, seed=0)
+    big = FiniteMDP(mdp.P, 1e3 * mdp.r, mdp.gamma)
+    for solve in (lambda: soft_value_iteration(big, Shannon(1.0), tol=1e-12),
+                  lambda: soft_policy_iteration(big, Shannon(1.0), tol=1e-12),
+                  lambda: value_iteration(big, tol=1e-12)):
+        with pytest.warns(ConvergenceWarning, match="floating-point floor") as rec:
+            sol = solve()
+        assert not sol.converged and sol.iterations < 100_000
+        assert "cannot be certified in float64" in str(rec[0].message)

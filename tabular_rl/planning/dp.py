@@ -119,7 +119,7 @@ def _greedy_sweeps(mdp: FiniteMDP, m: int, tol, max_iter, v0, record_history: bo
     max_iter = V.check_positive_int("max_iter", max_iter)
     v = _initial_v(mdp, v0)
     hist = [] if record_history else None
-    converged = False
+    converged = floor = False
     k = 0
     g = mdp.gamma
     for k in range(1, max_iter + 1):
@@ -136,13 +136,17 @@ def _greedy_sweeps(mdp: FiniteMDP, m: int, tol, max_iter, v0, record_history: bo
         if bound <= tol:
             converged = True
             break
+        floor = 2.0 * fp > tol and g / (1.0 - g) * 0.5 * (hi - lo) <= 2.0 * fp
+        if floor:
+            break  # converged to the rounding floor, which alone exceeds tol: report it
         v = Tv
         for _ in range(m - 1):
             v = bellman_policy(mdp, actions, v)
     if converged:
         msg = f"certified |v - v*| <= {bound:.3g} <= tol={tol:g} after {k} {unit}"
     else:
-        msg = report_cap(method, k, res, bound, tol, strict, rounding=_rounding_floor(mdp, v))
+        msg = report_cap(method, k, res, bound, tol, strict, rounding=_rounding_floor(mdp, v),
+                         at_floor=floor)
     return certify(mdp, v, method=method, iterations=k, converged=converged, message=msg,
                    history=None if hist is None else np.array(hist))
 

@@ -67,6 +67,12 @@ def _soft_rounding(mdp: FiniteMDP, v: np.ndarray, Tv: np.ndarray, q: np.ndarray)
     return (sweep_rounding(mdp, v) + soft) / (1.0 - mdp.gamma)
 
 
+def _at_rounding_floor(g: float, lo: float, hi: float, fp: float, tol: float) -> bool:
+    """True when rounding alone keeps the bound above ``tol`` and the iteration has
+    converged to that floor: more sweeps cannot certify ``tol``, so stop (and warn)."""
+    return 2.0 * fp > tol and g / (1.0 - g) * 0.5 * (hi - lo) <= 2.0 * fp
+
+
 def _name(method: str, reg) -> str:
     return f"{method}[{reg!r}]"
 
@@ -100,7 +106,7 @@ def _soft_sweeps(mdp: FiniteMDP, reg, m: int, tol, max_iter, v0, record_history,
     v = _initial_v(mdp, v0)
     hist = [] if record_history else None
     g = mdp.gamma
-    converged = False
+    converged = floor = False
     k = 0
     for k in range(1, max_iter + 1):
         Tv, pi, q = soft_bellman(mdp, v, reg)
@@ -118,7 +124,8 @@ def _soft_sweeps(mdp: FiniteMDP, reg, m: int, tol, max_iter, v0, record_history,
         if bound <= tol:
             converged = True
             break
-        if k == max_iter:
+        floor = _at_rounding_floor(g, lo, hi, fp, tol)
+        if k == max_iter or floor:
             break
         v = Tv
         for _ in range(m - 1):
@@ -126,7 +133,7 @@ def _soft_sweeps(mdp: FiniteMDP, reg, m: int, tol, max_iter, v0, record_history,
     if converged:
         msg = f"certified |v - v*_Omega| <= {bound:.3g} <= tol={tol:g} after {k} {unit}"
     else:
-        msg = report_cap(method, k, res, bound, tol, strict, rounding=2.0 * fp)
+        msg = report_cap(method, k, res, bound, tol, strict, rounding=2.0 * fp, at_floor=floor)
     return _finish(mdp, reg, v, Tv, pi, lo, hi, fp, method=_name(method, reg), iterations=k,
                    converged=converged, message=msg, history=hist)
 
@@ -234,7 +241,7 @@ def soft_policy_iteration(mdp: FiniteMDP, reg: Regularizer, *, tol: float = 1e-1
     g = mdp.gamma
     hist = [] if record_history else None
     v = None
-    converged = False
+    converged = floor = False
     k = 0
     for k in range(1, max_iter + 1):
         v = evaluate_regularized_policy(mdp, pi, reg, x0=v)
@@ -253,10 +260,14 @@ def soft_policy_iteration(mdp: FiniteMDP, reg: Regularizer, *, tol: float = 1e-1
         if bound <= tol:
             converged = True
             break
+        floor = _at_rounding_floor(g, lo, hi, fp, tol)
+        if floor:
+            break
     if converged:
         msg = f"certified |v - v*_Omega| <= {bound:.3g} <= tol={tol:g} after {k} improvement steps"
     else:
-        msg = report_cap("soft_policy_iteration", k, res, bound, tol, strict, rounding=2.0 * fp)
+        msg = report_cap("soft_policy_iteration", k, res, bound, tol, strict,
+                         rounding=2.0 * fp, at_floor=floor)
     return _finish(mdp, reg, v, Tv, pi, lo, hi, fp, method=_name("soft_policy_iteration", reg),
                    iterations=k, converged=converged, message=msg, history=hist)
 
