@@ -43,6 +43,25 @@ def _axes(ax, path, figsize=(6.4, 4.6)):
     return fig, ax
 
 
+def agg_subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, dpi=None, layout=None,
+                 constrained_layout=None, tight_layout=None, **kwargs):
+    """``(fig, axes)`` like :func:`matplotlib.pyplot.subplots`, on a bare Agg canvas.
+
+    For code that only writes files (claim checks): it never touches pyplot or the global
+    backend, so running a claim inside a notebook leaves inline figures working.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if layout is None and constrained_layout:
+        layout = "constrained"
+    if layout is None and tight_layout:
+        layout = "tight"
+    fig = Figure(figsize=figsize, dpi=dpi, layout=layout)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
 def _next_color(ax):
     """A distinct color per series drawn on ``ax`` by this module."""
     import matplotlib

@@ -320,13 +320,11 @@ def check_kl_bayes(quick: bool = False, *, seed: int = 0, out_dir="paper_figures
 
 
 def _plot(out_dir, curves) -> str:
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from tabular_rl.plotting import agg_subplots
 
     os.makedirs(out_dir, exist_ok=True)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+    fig, axes = agg_subplots(1, 2, figsize=(12, 4.4))
     for j, (w, grid, Hs, KLs, H_lim) in enumerate(curves):
         col = f"C{j % 10}"
         axes[0].semilogx(grid, Hs, ".-", ms=3, color=col, label=w.replace("curve ", ""))
@@ -345,7 +343,6 @@ def _plot(out_dir, curves) -> str:
     fig.tight_layout()
     path = os.path.join(str(out_dir), "dp.kl-bayes.png")
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

@@ -394,9 +394,7 @@ def check_generative_plug_in(quick: bool = False, *, seed: int = 0,
 
 def _plot_generative(out_dir, Hs, ns, err, h_eps, fits, verdicts, allow, seeds,
                      n_actions) -> str:
-    import matplotlib
 
-    matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
     from tabular_rl.plotting import plot_rate
@@ -656,8 +654,6 @@ def check_average_reward(quick: bool = False, *, seed: int = 0,
 def _plot_average_reward(out_dir, tm, ns, t_tables, e_tables, eps_arr, y_t, y_e, fit_t,
                          fit_e, seeds) -> str:
     import matplotlib
-
-    matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(16, 5.4))

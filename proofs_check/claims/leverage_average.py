@@ -316,14 +316,12 @@ def check_kl_averaging(quick: bool = False, *, seed: int = 0, out_dir="paper_fig
 
 def _figures(out_dir, ks, e_md, e_avi, avg_noise, sigma, H, hor_md, hor_avi, s_md, s_avi,
              h_md, h_avi) -> tuple[str, ...]:
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from tabular_rl.plotting import agg_subplots
 
     os.makedirs(out_dir, exist_ok=True)
     p1 = os.path.join(out_dir, "dp.kl-averaging_noise.png")
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    fig, ax = agg_subplots(figsize=(6.4, 4.6))
     for y, lab, c, s in ((e_md, "MD-VI (KL, tau=0)", "C0", s_md),
                          (e_avi, "AVI (hard greedy)", "C3", s_avi)):
         ax.fill_between(ks, *np.quantile(y, [0.1, 0.9], axis=1), color=c, alpha=0.2)
@@ -340,9 +338,8 @@ def _figures(out_dir, ks, e_md, e_avi, avg_noise, sigma, H, hor_md, hor_avi, s_m
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(p1, dpi=120)
-    plt.close(fig)
     p2 = os.path.join(out_dir, "dp.kl-averaging_horizon.png")
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    fig, ax = agg_subplots(figsize=(6.4, 4.6))
     for y, lab, c, s, st in ((hor_md, "MD-VI", "C0", h_md, 1), (hor_avi, "AVI", "C3", h_avi, 2)):
         ax.fill_between(H, *np.quantile(y, [0.1, 0.9], axis=1), color=c, alpha=0.2)
         ax.plot(H, y.mean(axis=1), "o-", color=c,
@@ -357,7 +354,6 @@ def _figures(out_dir, ks, e_md, e_avi, avg_noise, sigma, H, hor_md, hor_avi, s_m
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(p2, dpi=120)
-    plt.close(fig)
     return (p1, p2)
 
 

@@ -350,14 +350,12 @@ def _check_domination(quick: bool, seed: int, gradient: Callable | None) -> dict
 def _plot(curves, eps_rel: float, out_dir) -> str | None:
     if out_dir is None or not curves:
         return None
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from tabular_rl.plotting import agg_subplots
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = agg_subplots(figsize=(6.4, 4.2))
     for j, c in enumerate(curves):
         ax.semilogy(np.arange(c.size), c, lw=1.6, label=f"random start {j}")
     ax.axhline(eps_rel, color="k", ls="--", lw=1, label=f"tolerance ε = {eps_rel:g}")
@@ -369,7 +367,6 @@ def _plot(curves, eps_rel: float, out_dir) -> str | None:
     fig.tight_layout()
     path = str(out / "dp_robust_risk_pg_gap.png")
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 

@@ -323,13 +323,11 @@ def check_soft_policy_iteration(quick: bool = False, *, seed: int = 0,
 
 
 def _plot(out_dir, dual_runs, mono_curves) -> str:
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from tabular_rl.plotting import agg_subplots
 
     os.makedirs(out_dir, exist_ok=True)
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.3))
+    fig, axes = agg_subplots(1, 3, figsize=(15, 4.3))
     w, res, a_star = dual_runs[0]
     k = np.arange(len(res.alphas))
     ax = axes[0]
@@ -367,7 +365,6 @@ def _plot(out_dir, dual_runs, mono_curves) -> str:
     fig.tight_layout()
     path = os.path.join(str(out_dir), "dp.soft-policy-iteration.png")
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

@@ -287,14 +287,12 @@ def _thm16(mdp: FiniteMDP, eta: float, n_iter: int, update) -> float:
 
 
 def _figure(out_dir, pg_runs, ent_runs, npg_runs) -> str:
-    import matplotlib
 
-    matplotlib.use("Agg")
     from pathlib import Path
 
-    import matplotlib.pyplot as plt
+    from tabular_rl.plotting import agg_subplots
 
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    fig, axes = agg_subplots(1, 3, figsize=(16, 4.8))
     ax = axes[0]
     for k, (t, e, bound) in enumerate(pg_runs):
         ax.loglog(t, e, color=f"C{k % 10}", lw=1.2,
@@ -334,7 +332,6 @@ def _figure(out_dir, pg_runs, ent_runs, npg_runs) -> str:
     path = Path(out_dir) / "dp.softmax-pg-rates.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return str(path)
 
 

@@ -206,14 +206,12 @@ def check_tsallis_munchausen(quick: bool = False, *, seed: int = 0, out_dir="pap
 
 
 def _figure(out_dir, supports) -> str:
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from tabular_rl.plotting import agg_subplots
 
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "dp.tsallis-munchausen_support.png")
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    fig, ax = agg_subplots(figsize=(6.4, 4.6))
     for i, row in enumerate(supports):
         ax.plot(Q_GRID, row, "o-", label=f"instance {i}")
     ax.set_xlabel("entropic index q")
@@ -222,7 +220,6 @@ def _figure(out_dir, supports) -> str:
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
