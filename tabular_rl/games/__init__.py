@@ -1,0 +1,95 @@
+"""Two-player games: zero-sum matrix games (exact LP solutions, batched for Shapley iteration),
+logit quantal response equilibria, preference games and learning dynamics (multiplicative
+weights, optimistic and extragradient methods, magnetic mirror descent, regularized self-play),
+and zero-sum Markov games (Shapley and soft Shapley iteration, Hoffman-Karp, best responses,
+exploitability, minimax fitted Q-iteration)."""
+
+from __future__ import annotations
+
+from .dynamics import (
+    inpo,
+    magnetic_mirror_descent,
+    mirror_prox,
+    mwu,
+    nash_mirror_prox,
+    optimistic_mwu,
+    regularized_gap,
+    regularized_self_play,
+    regularizer,
+)
+from .markov import (
+    BestResponse,
+    GameExploitability,
+    GameSolution,
+    MarkovGame,
+    best_response_max,
+    best_response_min,
+    game_exploitability,
+    hoffman_karp,
+    policy_pair_value,
+    random_markov_game,
+    shapley_iteration,
+    soft_matrix_games,
+    soft_shapley_iteration,
+    stage_games,
+)
+from .matrix import (
+    MatrixGameSolution,
+    exploitability,
+    solve_matrix_game,
+    solve_matrix_games,
+    support_enumeration,
+)
+from .minimax_fqi import MinimaxFQIResult, minimax_bellman, minimax_fqi
+from .preference import (
+    check_preference_matrix,
+    preference_game,
+    random_preference_matrix,
+    rock_paper_scissors,
+    von_neumann_winner,
+    win_rate,
+)
+from .qre import QRESolution, qre_residual, solve_qre
+
+__all__ = [
+    "BestResponse",
+    "GameExploitability",
+    "GameSolution",
+    "MarkovGame",
+    "MinimaxFQIResult",
+    "best_response_max",
+    "best_response_min",
+    "game_exploitability",
+    "hoffman_karp",
+    "minimax_bellman",
+    "minimax_fqi",
+    "policy_pair_value",
+    "random_markov_game",
+    "shapley_iteration",
+    "soft_matrix_games",
+    "soft_shapley_iteration",
+    "stage_games",
+    "MatrixGameSolution",
+    "QRESolution",
+    "check_preference_matrix",
+    "exploitability",
+    "inpo",
+    "magnetic_mirror_descent",
+    "mirror_prox",
+    "mwu",
+    "nash_mirror_prox",
+    "optimistic_mwu",
+    "preference_game",
+    "qre_residual",
+    "random_preference_matrix",
+    "regularized_gap",
+    "regularized_self_play",
+    "regularizer",
+    "rock_paper_scissors",
+    "solve_matrix_game",
+    "solve_matrix_games",
+    "solve_qre",
+    "support_enumeration",
+    "von_neumann_winner",
+    "win_rate",
+]
