@@ -687,8 +687,9 @@ class TsallisKL(_Rowwise):
 
     References
     ----------
-    .. [1] L. Zhu, Z. Chen, M. Schlegel, M. White, "Generalized Munchausen Reinforcement
-       Learning using Tsallis KL Divergence", NeurIPS 2023 (Tsallis KL in regularized VI).
+    .. [1] L. Zhu, Z. Chen, M. Schlegel, M. White, "General Munchausen Reinforcement
+       Learning with Tsallis Kullback-Leibler Divergence", NeurIPS 2023 (arXiv 2301.11476,
+       "Generalized Munchausen Reinforcement Learning using Tsallis KL Divergence").
     .. [2] S. Furuichi, K. Yanagi, K. Kuriyama, "Fundamental properties of Tsallis relative
        entropy", J. Math. Phys. 45, 2004.
     """
