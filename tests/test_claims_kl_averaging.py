@@ -55,3 +55,39 @@ def test_fails_with_wrong_kl_sign():
 def test_fails_without_averaging():
     r = check_kl_averaging(True, out_dir=None, algorithm=_broken(1.0, False))
     assert r.verdict == "fail", r.details
+
+
+def test_thm1_bound_pairs_pi_k_with_first_k_minus_1_errors():
+    """pi_1 has seen no error: its bound is 4 v^lam_max/(1 - gamma); eps_K never enters."""
+    from proofs_check.claims.leverage_average import _thm1_bound
+    from tabular_rl.envs.random_mdps import garnet
+
+    mdp = garnet(4, 3, 2, 0.9, seed=0, sparse=False)
+    lam, g = 0.7, mdp.gamma
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=(5, 4, 3))
+    b = _thm1_bound(mdp, lam, noise)
+    v_lam = (np.abs(mdp.r).max() + lam * np.log(3)) / (1 - g)
+    assert np.isclose(b[0], 4 * v_lam / (1 - g), rtol=1e-14)
+    noise2 = noise.copy()
+    noise2[-1] += 100.0
+    np.testing.assert_array_equal(b, _thm1_bound(mdp, lam, noise2))
+    k = 3
+    e = np.abs(noise[: k - 1].sum(axis=0) / k).max()
+    assert np.isclose(b[k - 1], 2 / (1 - g) * e + 4 * v_lam / ((1 - g) * k), rtol=1e-12)
+
+
+def test_fails_when_thm1_hypothesis_cannot_be_checked():
+    """An algorithm that ignores q_clip and leaves ||q_k|| > v_max everywhere: no run is
+    within Thm. 1's hypothesis, so the bound is not checked and the verdict is fail."""
+
+    def unclipped(mdp, *, q_clip=None, **kw):
+        res = md_vi(mdp, **kw)
+        if kw["lam"] > 0:
+            shift = 2 * np.abs(mdp.r).max() / (1 - mdp.gamma)
+            res = MDVIResult(**{**res.__dict__, "q_history": res.q_history + shift})
+        return res
+
+    r = check_kl_averaging(True, out_dir=None, algorithm=unclipped)
+    assert r.verdict == "fail", r.details
+    assert r.measured["thm1_runs_within_hypothesis"] == 0

@@ -6,6 +6,7 @@ from _examples import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tabular_rl.envs.random_mdps import garnet
 from tabular_rl.planning import policy_iteration
 from tabular_rl.planning.mdvi import (
     md_vi,
@@ -110,3 +111,19 @@ def test_bad_input():
         md_vi(mdp, lam=1.0, n_iter=3, noise=lambda k, rng: np.zeros((4, 2)), noise_scale=1.0)
     with pytest.raises(ValueError, match="shape"):
         md_vi(mdp, lam=1.0, n_iter=3, noise=lambda k, rng: np.zeros(3))
+
+
+def test_md_vi_q_clip_bounds_iterates_and_records_effective_error():
+    mdp = garnet(6, 3, 2, 0.9, seed=3, sparse=False)
+    vmax = float(np.abs(mdp.r).max()) / (1 - mdp.gamma)
+    res = md_vi(mdp, lam=0.5, n_iter=40, noise_scale=2.0, seed=1, record="iterates",
+                q_clip=vmax)
+    assert np.abs(res.q_history).max() <= vmax
+    assert np.any(np.abs(res.q_history) == vmax)
+    # effective error = clipped q_{k+1} minus the exact MD-VI backup of q_k
+    ref = md_vi(mdp, lam=0.5, n_iter=1, q0=res.q_history[2], log_pi0=res.log_policy_history[1],
+                record="iterates")
+    np.testing.assert_allclose(res.q_history[3] - res.noise_history[2], ref.q_history[1],
+                               atol=1e-12)
+    with pytest.raises(ValueError, match="q_clip"):
+        md_vi(mdp, lam=0.5, n_iter=2, q_clip=0.0)

@@ -18,6 +18,7 @@ from tabular_rl import (
     Tsallis,
     TsallisKL,
     q_function,
+    regularized_q_function,
 )
 from tabular_rl.planning import policy_iteration, soft_policy_iteration
 from tabular_rl.planning.pmd import (
@@ -225,20 +226,57 @@ def test_infinite_memory_is_regularized_pmd():
     b = policy_mirror_descent(mdp, n_iter=25, step_size=1 / kl, mirror=Shannon(1.0),
                               reg=Shannon(tau), record_policies=True)
     np.testing.assert_allclose(a.policies, b.policies, atol=1e-12)
-    c = finite_memory_pmd(mdp, tau, kl_coef=kl, memory=25, n_iter=25, record_policies=True)
+    c = finite_memory_pmd(mdp, tau, kl_coef=kl, memory=25, n_iter=25, record_policies=True,
+                          variant="vanilla")
     np.testing.assert_allclose(a.policies, c.policies, atol=1e-12)
+    d = finite_memory_pmd(mdp, tau, kl_coef=kl, memory=None, n_iter=25, record_policies=True,
+                          variant="vanilla")
+    np.testing.assert_allclose(a.policies, d.policies, atol=1e-12)
 
 
-def test_finite_memory_truncation_bias_and_bound():
+def test_corrected_memory_one_is_soft_policy_iteration():
+    """M = 1 with weights alpha/(1 - beta) = 1/tau: pi_{k+1} = softmax(Q^{pi_k}_tau / tau)."""
+    mdp = _mdp(14, gamma=0.7)
+    tau, kl = 0.4, 1.5
+    res = finite_memory_pmd(mdp, tau, kl_coef=kl, memory=1, n_iter=6, record_policies=True)
+    for k in range(6):
+        q = regularized_q_function(mdp, res.policies[k], Shannon(tau))
+        z = np.exp((q - q.max(axis=1, keepdims=True)) / tau)
+        np.testing.assert_allclose(res.policies[k + 1], z / z.sum(axis=1, keepdims=True),
+                                   atol=1e-12)
+
+
+def test_corrected_weights_are_rescaled_vanilla():
+    """Full window: corrected logits = vanilla logits / (1 - beta^M) (same stored Q's)."""
+    mdp = _mdp(15, gamma=0.6)
+    tau, kl, M = 0.5, 1.0, 3
+    beta = kl / (kl + tau)
+    seen = []
+
+    def oracle(m, pi, k, rng):
+        seen.append(pi)
+        return regularized_q_function(m, pi, Shannon(tau))
+
+    res = finite_memory_pmd(mdp, tau, kl_coef=kl, memory=M, n_iter=5, q_oracle=oracle)
+    qs = [regularized_q_function(mdp, p, Shannon(tau)) for p in seen[-M:]][::-1]
+    z = sum(beta**i * q for i, q in enumerate(qs)) / (kl + tau) / (1 - beta**M)
+    z = z - z.max(axis=1, keepdims=True)
+    ref = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(res.policy, ref, atol=1e-12)
+
+
+def test_finite_memory_corrected_unbiased_vanilla_biased():
     mdp = _mdp(11, gamma=0.7)
-    tau, alpha = 1.0, 0.5
-    kl = tau * alpha / (1 - alpha)
+    tau, beta = 1.0, 0.5
+    kl = tau * beta / (1 - beta)
     errs = []
     for M in (1, 2, 4, 8):
-        res = finite_memory_pmd(mdp, tau, kl_coef=kl, memory=M, n_iter=300)
-        B = tau * np.log(mdp.A) * alpha**M / ((1 - alpha**M) * (1 - mdp.gamma))
-        assert res.suboptimality[-1] <= B
-        errs.append(res.suboptimality[-1])
+        van = finite_memory_pmd(mdp, tau, kl_coef=kl, memory=M, n_iter=300, variant="vanilla")
+        B = tau * np.log(mdp.A) * beta**M / ((1 - beta**M) * (1 - mdp.gamma))
+        assert van.suboptimality[-1] <= B
+        errs.append(van.suboptimality[-1])
+        cor = finite_memory_pmd(mdp, tau, kl_coef=kl, memory=M, n_iter=300)
+        assert cor.suboptimality[-1] <= 1e-9 < van.suboptimality[-1]
     assert np.all(np.diff(errs) < 0)
     full = finite_memory_pmd(mdp, tau, kl_coef=kl, n_iter=300)
     assert full.suboptimality[-1] <= 1e-9
@@ -254,6 +292,8 @@ def test_finite_memory_validation():
         finite_memory_pmd(mdp, 1.0, kl_coef=0.0)
     with pytest.raises(ValueError, match="tau"):
         finite_memory_pmd(mdp, -1.0, kl_coef=1.0)
+    with pytest.raises(ValueError, match="variant"):
+        finite_memory_pmd(mdp, 1.0, kl_coef=1.0, memory=2, variant="truncated")
 
 
 def test_result_type_and_reference():

@@ -2,26 +2,38 @@ r"""``dp.kl-averaging``: KL regularization implicitly averages q-values (Vieilla
 
 Paper: N. Vieillard, T. Kozuno, B. Scherrer, O. Pietquin, R. Munos, M. Geist, "Leverage the
 Average: an Analysis of KL Regularization in Reinforcement Learning", NeurIPS 2020
-(arXiv:2003.14089). Only the abstract and first page of the full text could be retrieved
-while writing this module; the statements below are the paper's Sec. 3 equivalence and
-Thm. 1 as recalled from the paper (constants as printed there to the best of our reading),
-and the equivalence is re-derived in :mod:`tabular_rl.planning.mdvi`.
+(arXiv:2003.14089). A full-text conversion of the paper with its appendix was read (prose,
+theorem numbers, hypotheses and proof text); the display of Thm. 1 itself was not decoded in
+that copy, so its constants 2/(1-gamma) and 4/(1-gamma) below are reconstructed from the proof
+text (App. C.2: ":math:`|q_{k+1} - q_0 + \gamma\lambda P H(\pi_0)| \le 2v^\lambda_{\max}`") and the
+discussion after the theorem ("linear dependency to :math:`\lambda` (through
+:math:`v^\lambda_{\max}`)"), not read verbatim.
 
-* **Equivalence (Sec. 3).** MD-VI(:math:`\lambda`, :math:`\tau`) from a uniform
-  :math:`\pi_0` has :math:`\pi_{k+1} = \operatorname{softmax}(\sum_{j\le k}\beta^{k-j}q_j/
-  (\lambda+\tau))`, :math:`\beta = \lambda/(\lambda+\tau)`; for :math:`\tau = 0` the uniform
-  sum :math:`\sum_{j\le k} q_j/\lambda`.
-* **Thm. 1** (:math:`\tau = 0`, :math:`q_0 = 0`, :math:`\|r\|_\infty \le r_{\max}`): with
-  :math:`E_k = -\sum_{j=1}^k\epsilon_j`,
+Notation (Sec. 2, read): :math:`\|r\|_\infty \le r_{\max}`,
+:math:`v^\tau_{\max} = (r_{\max} + \tau\ln|A|)/(1-\gamma)`, :math:`v_{\max} = v^0_{\max}`.
+
+* **Equivalence (Proposition 1, App. C.1).** MD-VI(:math:`\lambda`, :math:`\tau`) from a
+  uniform :math:`\pi_0` has :math:`\pi_{k+1} = \operatorname{softmax}(\sum_{j\le k}
+  \beta^{k-j}q_j/(\lambda+\tau))`, :math:`\beta = \lambda/(\lambda+\tau)`; for
+  :math:`\tau = 0` the uniform sum :math:`\sum_{j\le k} q_j/\lambda` (DA-VI(:math:`\lambda`,0):
+  :math:`\pi_{k+1}\propto\exp((k+1)h_k/\lambda)`, :math:`h_k = \frac1{k+1}\sum_{j=0}^k q_j`).
+* **Thm. 1** (DA-VI(:math:`\lambda`, 0), hence MD-VI(:math:`\lambda`, 0); hypotheses:
+  :math:`\|q_0\|_\infty \le v_{\max}` and :math:`\|q_k\|_\infty \le v_{\max}` for all
+  :math:`k` — Remark 1: "It can be enforced by simply clipping"), with
+  :math:`E_k = -\sum_{j=1}^k\epsilon_j`, in its :math:`\ell_\infty` corollary form:
 
   .. math::
 
-      \|q_* - q_{\pi_k}\|_\infty \le \frac{2}{1-\gamma}\Big\|\frac{E_k}{k}\Big\|_\infty
-          + \frac{4}{(1-\gamma)^2}\,\frac{r_{\max} + \gamma\lambda\ln|A|}{k},
+      \|q_* - q^{\pi_{k+1}}\|_\infty \le \frac{2}{1-\gamma}\Big\|\frac{E_k}{k+1}\Big\|_\infty
+          + \frac{4}{1-\gamma}\,\frac{v^\lambda_{\max}}{k+1}, \qquad
+      v^\lambda_{\max} = \frac{r_{\max} + \lambda\ln|A|}{1-\gamma},
 
-  linear in the horizon in the error term, which involves the *average* of the errors.
-  Approximate VI instead has :math:`\limsup_k \|q_* - q_{\pi_k}\| \le
-  \frac{2\gamma}{(1-\gamma)^2}\sup_j\|\epsilon_j\|` (quadratic, accumulated errors).
+  (:math:`\pi_{k+1}` is greedy w.r.t. :math:`h_k`, which has seen :math:`\epsilon_1..
+  \epsilon_k`): linear in the horizon in the error term, which involves the *average* of the
+  errors. For comparison, the standard approximate-VI bound (Bertsekas & Tsitsiklis 1996;
+  Scherrer et al. 2015, the paper's ref. [36]; the paper writes a finite-:math:`k` variant)
+  is :math:`\limsup_k \|q_* - q^{\pi_k}\| \le \frac{2\gamma}{(1-\gamma)^2}\sup_j\|\epsilon_j\|`
+  (quadratic, accumulated errors); only its horizon power is used here.
   (Thm. 2, :math:`\tau > 0`, replaces the average by a :math:`\beta`-moving average and loses
   the linear horizon dependence; only the equivalence is checked for :math:`\tau > 0`.)
 
@@ -31,12 +43,17 @@ Checks (each can fail):
     :math:`\operatorname{softmax}(\sum_j \beta^{k-j} q_j/(\lambda+\tau))` computed directly
     from the scheme's own q-iterates, and the independent averaged-form implementation
     reproduces the q-iterates, to a floating-point tolerance (below);
-(b) *noisy q*: with i.i.d. :math:`\mathcal N(0,\sigma^2)` errors, Thm. 1's bound holds at
-    every iteration and seed (ratio :math:`\le 1`); MD-VI's error decreases at least like
-    the averaged noise :math:`\|E_k/k\|` (slope of log error vs log k: the bootstrap
-    interval's lower end at or below the upper end of the averaged noise's interval, its
-    upper end below 0) while AVI's error does not average out (its slope interval lies
-    entirely above the averaged noise's: a plateau at the level of the noise);
+(b) *noisy q*: with i.i.d. :math:`\mathcal N(0,\sigma^2)` errors and :math:`q_k` clipped to
+    :math:`[-v_{\max}, v_{\max}]` as in Remark 1 (the errors entering the bound are the
+    effective, post-clipping ones), Thm. 1's bound holds at every iteration and seed
+    (ratio :math:`\le 1`; the AVI baseline is not clipped; runs whose iterates violate
+    :math:`\|q_k\| \le v_{\max}` — only possible for an algorithm that ignores
+    ``q_clip`` — are left out and counted, and at least one run must remain);
+    MD-VI's error decreases at least like the averaged noise :math:`\|E_k/k\|` (slope of
+    log error vs log k: the bootstrap interval's lower end at or below the upper end of the
+    averaged noise's interval, its upper end below 0) while AVI's error does not average out
+    (its slope interval lies entirely above the averaged noise's: a plateau at the level of
+    the noise);
 (c) *horizon*: the error after a fixed budget of :math:`K` iterations vs
     :math:`1/(1-\gamma)` over a decade of horizons: Thm. 1 gives an upper bound linear in
     the horizon for MD-VI and the AVI bound is quadratic, so the check passes when neither
@@ -113,12 +130,21 @@ def _q_star(mdp: FiniteMDP) -> np.ndarray:
 
 
 def _thm1_bound(mdp: FiniteMDP, lam: float, noise: np.ndarray) -> np.ndarray:
-    """Thm. 1's right-hand side for k = 1..K (noise (K, S, A) = eps_1..eps_K)."""
+    r"""Thm. 1's right-hand side for the policies :math:`\pi_1..\pi_K`.
+
+    ``noise`` is ``(K, S, A)`` = :math:`\epsilon_1..\epsilon_K`. Entry ``k - 1`` bounds
+    :math:`\|q_* - q^{\pi_k}\|` by :math:`\frac{2}{1-\gamma}\|E_{k-1}/k\| +
+    \frac{4}{1-\gamma} v^\lambda_{\max}/k`: :math:`\pi_k` is greedy w.r.t. the average of
+    :math:`q_0..q_{k-1}`, which contains :math:`\epsilon_1..\epsilon_{k-1}` only.
+    """
     g = mdp.gamma
-    k = np.arange(1, noise.shape[0] + 1)
-    avg = np.abs(np.cumsum(noise, axis=0) / k[:, None, None]).max(axis=(1, 2))
+    K = noise.shape[0]
+    k = np.arange(1, K + 1)
+    cum = np.concatenate([np.zeros((1,) + noise.shape[1:]), np.cumsum(noise, axis=0)[:-1]])
+    avg = np.abs(cum / k[:, None, None]).max(axis=(1, 2))  # ||E_{k-1}/k||
     rmax = float(np.abs(mdp.r).max())
-    return 2.0 / (1 - g) * avg + 4.0 / (1 - g) ** 2 * (rmax + g * lam * np.log(mdp.A)) / k
+    v_lam_max = (rmax + lam * np.log(mdp.A)) / (1 - g)
+    return 2.0 / (1 - g) * avg + 4.0 / (1 - g) * v_lam_max / k
 
 
 # ------------------------------------------------------------------ (a) identity
@@ -184,26 +210,38 @@ def _replay(res):
 
 
 def _noisy_runs(algorithm, mdp, lam, sigma, n_iter, seeds, idx):
-    """Policy errors at iterations ``idx`` (1-based) for each seed, and Thm. 1 ratios."""
+    """Policy errors at iterations ``idx`` (1-based) for each seed, Thm. 1 ratios, and the
+    hypothesis bookkeeping ``(runs within ||q_k|| <= v_max, runs, clipped entries)``."""
     qs = _q_star(mdp)
-    errs, ratio, avg_noise = [], 0.0, []
+    v_max = float(np.abs(mdp.r).max()) / (1 - mdp.gamma)
+    errs, ratio, avg_noise = [], -np.inf, []
+    n_in = n_clipped = n_entries = 0
     for s in seeds:
+        # Thm. 1's hypothesis ||q_k|| <= v_max is enforced by clipping (Remark 1) for MD-VI;
+        # the AVI baseline (lam = 0) is left unclipped.
         res = algorithm(mdp, lam=lam, tau=0.0, n_iter=n_iter, noise_scale=sigma, seed=s,
-                        record="iterates")
+                        record="iterates", q_clip=v_max if lam > 0 else None)
         e_all = np.abs(qs[None] - _batch_q(mdp, res.policy_history)).max(axis=(1, 2))
         errs.append(e_all[idx - 1])
         k = np.arange(1, n_iter + 1)
         avg = np.abs(np.cumsum(res.noise_history, axis=0) / k[:, None, None]).max(axis=(1, 2))
         avg_noise.append(avg[idx - 1])
+        qmax = np.abs(res.q_history).max(axis=(1, 2))
         if lam > 0:
+            n_clipped += int(np.sum(np.abs(res.q_history) >= v_max))
+            n_entries += res.q_history.size
+        if lam > 0 and qmax.max() <= v_max * (1 + 1e-12):
+            n_in += 1
             ratio = max(ratio, float((e_all / _thm1_bound(mdp, lam, res.noise_history)).max()))
-    return np.array(errs).T, ratio, np.array(avg_noise).T
+    n_runs = len(seeds) if lam > 0 else 0
+    return (np.array(errs).T, ratio, np.array(avg_noise).T,
+            (n_in, n_runs, n_clipped, n_entries))
 
 
 def _horizon_errors(algorithm, mdp, lam, sigma, n_iter, seeds):
     tail = np.arange(n_iter // 2, n_iter + 1, max(1, n_iter // 40))
-    errs, ratio, _ = _noisy_runs(algorithm, mdp, lam, sigma, n_iter, seeds, tail)
-    return errs.mean(axis=0), ratio
+    errs, ratio, _, hyp = _noisy_runs(algorithm, mdp, lam, sigma, n_iter, seeds, tail)
+    return errs.mean(axis=0), ratio, hyp
 
 
 def check_kl_averaging(quick: bool = False, *, seed: int = 0, out_dir="paper_figures",
@@ -247,8 +285,9 @@ def check_kl_averaging(quick: bool = False, *, seed: int = 0, out_dir="paper_fig
     lam = 0.5 * rmax
     sigma = 1.0 * rmax
     ks = np.unique(np.geomspace(10, K, 8).astype(int))
-    e_md, ratio_b, avg_noise = _noisy_runs(algorithm, mdp, lam, sigma, K, seeds, ks)
-    e_avi, _, _ = _noisy_runs(algorithm, mdp, 0.0, sigma, K, seeds, ks)
+    e_md, ratio_b, avg_noise, hyp_b = _noisy_runs(algorithm, mdp, lam, sigma, K, seeds, ks)
+    e_avi, _, _, _ = _noisy_runs(algorithm, mdp, 0.0, sigma, K, seeds, ks)
+    n_in, n_thm, n_clip, n_ent = hyp_b
     s_md = _fit_slope(ks, e_md, seed)
     s_avi = _fit_slope(ks, e_avi, seed)
     s_noise = _fit_slope(ks, avg_noise, seed)
@@ -257,12 +296,14 @@ def check_kl_averaging(quick: bool = False, *, seed: int = 0, out_dir="paper_fig
     Kc = 300 if quick else 1000
     seeds_c = seeds[: (4 if quick else 10)]
     H = np.array([1 / (1 - g) for g in gammas])
-    hor_md, hor_avi, ratio_c = [], [], 0.0
+    hor_md, hor_avi, ratio_c = [], [], -np.inf
     for g in gammas:
         m_g = garnet(S, A, 2, g, seed=seed + 1, sparse=False)
         r_g = float(np.abs(m_g.r).max())
-        e1, rt = _horizon_errors(algorithm, m_g, 0.5 * r_g, r_g, Kc, seeds_c)
-        e2, _ = _horizon_errors(algorithm, m_g, 0.0, r_g, Kc, seeds_c)
+        e1, rt, h1 = _horizon_errors(algorithm, m_g, 0.5 * r_g, r_g, Kc, seeds_c)
+        e2, _, h2 = _horizon_errors(algorithm, m_g, 0.0, r_g, Kc, seeds_c)
+        n_in, n_thm = n_in + h1[0], n_thm + h1[1]
+        n_clip, n_ent = n_clip + h1[2], n_ent + h1[3]
         hor_md.append(e1)
         hor_avi.append(e2)
         ratio_c = max(ratio_c, rt)
@@ -272,7 +313,7 @@ def check_kl_averaging(quick: bool = False, *, seed: int = 0, out_dir="paper_fig
     h_avi = _fit_slope(H, hor_avi, seed)
     thm1 = max(ratio_b, ratio_c)
     ok_a = id_worst <= 1.0
-    ok_b = (thm1 <= 1.0 and s_md[2] < 0.0 and s_md[1] <= s_noise[2]
+    ok_b = (n_in > 0 and thm1 <= 1.0 and s_md[2] < 0.0 and s_md[1] <= s_noise[2]
             and s_avi[1] > s_noise[2])
     ok_c = h_md[1] <= 1.0 and h_avi[1] <= 2.0
     figures = ()
@@ -285,7 +326,10 @@ def check_kl_averaging(quick: bool = False, *, seed: int = 0, out_dir="paper_fig
         f"(lam+tau))| and averaged-form q gap over the fp tolerance 8(A+4) k u M_k = "
         f"{id_worst:.3g} at {id_where} [{'ok' if ok_a else 'FAIL'}]. "
         f"(b) garnet S={S} A={A} gamma=0.9, lam=0.5 r_max, sigma=r_max, K={K}, "
-        f"{len(seeds)} seeds: Thm. 1 max ratio {thm1:.3g}; slopes vs k: MD-VI "
+        f"{len(seeds)} seeds, MD-VI's q_k clipped to [-v_max, v_max] (Remark 1; clipping "
+        f"active on {n_clip}/{n_ent} = {n_clip / max(n_ent, 1):.3g} of the MD-VI q-entries "
+        f"of (b) and (c); AVI unclipped): Thm. 1 max ratio {thm1:.3g} over the "
+        f"{n_in}/{n_thm} MD-VI runs of (b) and (c) with ||q_k|| <= v_max; slopes vs k: MD-VI "
         f"{s_md[0]:.3f} [{s_md[1]:.3f}, {s_md[2]:.3f}], averaged noise {s_noise[0]:.3f} "
         f"[{s_noise[1]:.3f}, {s_noise[2]:.3f}], AVI {s_avi[0]:.3f} [{s_avi[1]:.3f}, "
         f"{s_avi[2]:.3f}] [{'ok' if ok_b else 'FAIL'}]. "
@@ -297,6 +341,8 @@ def check_kl_averaging(quick: bool = False, *, seed: int = 0, out_dir="paper_fig
     return Report(
         claim_id="dp.kl-averaging", verdict="pass" if ok_a and ok_b and ok_c else "fail",
         measured={"identity_residual_over_tol": id_worst, "thm1_max_ratio": thm1,
+                  "thm1_runs_within_hypothesis": n_in, "thm1_runs": n_thm,
+                  "mdvi_clipped_fraction": n_clip / max(n_ent, 1),
                   "mdvi_error_vs_k_slope": s_md[0], "mdvi_error_vs_k_slope_low": s_md[1],
                   "mdvi_error_vs_k_slope_high": s_md[2],
                   "averaged_noise_vs_k_slope": s_noise[0],
@@ -307,6 +353,7 @@ def check_kl_averaging(quick: bool = False, *, seed: int = 0, out_dir="paper_fig
                   "avi_horizon_slope": h_avi[0], "avi_horizon_slope_low": h_avi[1],
                   "avi_horizon_slope_high": h_avi[2]},
         stated={"identity_residual_over_tol": 1.0, "thm1_max_ratio": 1.0,
+                "thm1_runs_within_hypothesis": "all (clipping)",
                 "mdvi_error_vs_k_slope": "<= slope of ||E_k/k|| (-1/2), interval below 0",
                 "avi_error_vs_k_slope": "above the averaged-noise slope (plateau, ~0)",
                 "mdvi_horizon_slope": "<= 1 (Thm. 1, linear in 1/(1-gamma))",
@@ -360,12 +407,14 @@ def _figures(out_dir, ks, e_md, e_avi, avg_noise, sigma, H, hor_md, hor_avi, s_m
 KL_AVERAGING = register(Claim(
     id="dp.kl-averaging",
     paper=LEVERAGE_THE_AVERAGE,
-    statement=("Vieillard et al. 2020, Sec. 3: MD-VI(lam, tau) from uniform pi_0 has pi_{k+1} "
-               "= softmax(sum_j beta^(k-j) q_j/(lam+tau)), beta = lam/(lam+tau) (tau = 0: "
-               "softmax(sum_j q_j/lam)); Thm. 1 (tau = 0): ||q* - q^{pi_k}|| <= 2/(1-gamma) "
-               "||E_k/k|| + 4/(1-gamma)^2 (r_max + gamma lam ln|A|)/k, E_k = -sum_j eps_j: "
-               "linear in the horizon with averaged errors, vs AVI's 2 gamma/(1-gamma)^2 "
-               "sup||eps|| (quadratic, accumulated)."),
+    statement=("Vieillard et al. 2020, Prop. 1: MD-VI(lam, tau) from uniform pi_0 has "
+               "pi_{k+1} = softmax(sum_{j<=k} beta^(k-j) q_j/(lam+tau)), beta = lam/(lam+tau) "
+               "(tau = 0: softmax(sum_j q_j/lam)); Thm. 1 (tau = 0, ||q_0||, ||q_k|| <= v_max "
+               "= r_max/(1-gamma), enforced by clipping; constants reconstructed, display not "
+               "decoded): ||q* - q^{pi_{k+1}}|| <= 2/(1-gamma) ||E_k/(k+1)|| + 4/(1-gamma) "
+               "v^lam_max/(k+1), v^lam_max = (r_max + lam ln|A|)/(1-gamma), E_k = "
+               "-sum_{j=1}^k eps_j: linear in the horizon with averaged errors, vs the "
+               "standard AVI bound 2 gamma/(1-gamma)^2 sup||eps|| (quadratic, accumulated)."),
     kind="identity",
     instances=("identity: seeded random MDPs (dense and CSR, S <= 20, gamma up to 0.9999) "
                "with noisy q; noise and horizon experiments: garnet S=10..20, A=3..4, "

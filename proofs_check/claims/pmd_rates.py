@@ -5,23 +5,46 @@ weights, :func:`tabular_rl.planning.pmd.policy_mirror_descent`) converges *linea
 step sizes grow geometrically, :math:`\eta_k = \eta_0\gamma^{-k}`, and *sublinearly*,
 :math:`O(1/k)`, with a constant step — without any regularization of the objective.
 
-Statement (L. Xiao, "On the Convergence Rates of Policy Gradient Methods", JMLR 23(282),
-2022, Sec. 4: the sublinear theorem for constant steps and the linear theorem for steps with
-:math:`\eta_{k+1} \ge \eta_k\,\vartheta_\rho/(\vartheta_\rho - 1)`, which
-:math:`\eta_{k+1} = \eta_k/\gamma` satisfies; theorem numbers 8 and 10 as we recall them —
-the full text could not be retrieved from our sources, so the two inequalities below are
-re-derived in the Notes of :func:`check_pmd_linear_rate` and checked in that form). With
-:math:`\delta_k = V^*(\rho) - V^{\pi_k}(\rho)`, :math:`d^\star = d^{\pi^*}_\rho` the normalized
-discounted occupancy of an optimal policy, the distribution mismatch
-:math:`\vartheta_\rho = \|d^\star/\rho\|_\infty/(1-\gamma) \ge 1/(1-\gamma)` and
-:math:`D^\star_0 = \mathbb E_{s\sim d^\star}\mathrm{KL}(\pi^*(s)\,\|\,\pi_0(s))`:
+Paper: L. Xiao, "On the Convergence Rates of Policy Gradient Methods", JMLR 23(282), 2022
+(arXiv:2201.07443), Sec. 4: **Thm. 8** (Sec. 4.1, constant step), **Prop. 9** and
+**Thm. 10** (Sec. 4.2, steps with :math:`\eta_{k+1}(\vartheta_\rho - 1) \ge
+\eta_k\vartheta_\rho`, Eq. (52), implied by :math:`\eta_{k+1} \ge \eta_k/\gamma`, Eq. (55)).
+Theorem numbers, hypotheses and step-size conditions were read in a full-text conversion;
+the displays of (53) and of Thm. 8's bound were not decoded there and are reconstructed from
+the proof text (flagged below).
+
+**Sign convention.** The paper *minimizes costs* :math:`c \in [0,1]`; this library
+*maximizes rewards*. Take :math:`c = (r_{\max} - r)/\mathrm{sp}(r)`, :math:`\mathrm{sp}(r)
+= r_{\max} - r_{\min}` (an affine map into :math:`[0,1]`): the cost Q-function is
+:math:`(r_{\max}/(1-\gamma) - Q)/\mathrm{sp}(r)`, so the KL-PMD iterates with reward step
+:math:`\eta` are the paper's iterates with cost step :math:`\eta'=\eta\,\mathrm{sp}(r)`
+(a per-state constant shift of Q does not change the mirror step), and the cost gap is
+:math:`\delta^c_k = \delta_k/\mathrm{sp}(r)` with the reward gap
+:math:`\delta_k = V^*(\rho) - V^{\pi_k}(\rho) \ge 0`. With :math:`d^\star = d^{\pi^*}_\rho`
+the normalized discounted occupancy of an optimal policy, the distribution mismatch
+:math:`\vartheta_\rho = \|d^\star/\rho\|_\infty/(1-\gamma) \ge 1/(1-\gamma)` (Eq. (51)) and
+:math:`D^\star_0 = \mathbb E_{s\sim d^\star}\mathrm{KL}(\pi^*(s)\,\|\,\pi_0(s))`, the checked
+inequalities, translated to rewards, are:
 
 .. math::
 
-    \text{geometric steps:}\quad \delta_k &\le \Big(1 - \frac1{\vartheta_\rho}\Big)^k
+    \text{Thm. 10, (53) as printed (reconstructed):}\quad \delta_k &\le
+        \Big(1 - \frac1{\vartheta_\rho}\Big)^k\Big(\delta_0 + \frac{D^\star_0}{\gamma\,\eta_0}
+        \Big), \\
+    \text{proof of Thm. 10, before the final simplification:}\quad \delta_k &\le
+        \Big(1 - \frac1{\vartheta_\rho}\Big)^k
         \Big(\delta_0 + \frac{D^\star_0}{(1-\gamma)(\vartheta_\rho - 1)\,\eta_0}\Big), \\
-    \text{constant step } \eta:\quad \delta_k &\le \frac1k\Big(\frac{D^\star_0}{(1-\gamma)\eta}
-        + \vartheta_\rho\,\delta_0\Big) \quad (k \ge 1).
+    \text{Thm. 8 as printed (reconstructed, } c\in[0,1]\text{):}\quad \delta_k &\le
+        \frac1{k+1}\Big(\frac{D^\star_0}{(1-\gamma)\eta} + \frac{\mathrm{sp}(r)}{(1-\gamma)^2}
+        \Big)\quad (k \ge 0), \\
+    \text{consequence of Prop. 9 (derived here):}\quad \delta_k &\le
+        \frac1k\Big(\frac{D^\star_0}{(1-\gamma)\eta} + \vartheta_\rho\,\delta_0\Big)
+        \quad (k \ge 1).
+
+The second line implies the first ("using the fact :math:`\vartheta_\rho \ge 1/(1-\gamma)`",
+i.e. :math:`(1-\gamma)(\vartheta_\rho - 1) \ge \gamma`); the fourth is the module's own
+summation of the per-step inequality (Notes of :func:`check_pmd_linear_rate`), not the printed
+Thm. 8. All four are checked.
 
 With :math:`\rho` a stationary distribution of :math:`P_{\pi^*}`, :math:`d^\star = \rho`,
 :math:`\vartheta_\rho = 1/(1-\gamma)` and the linear rate is exactly :math:`\gamma`; the
@@ -91,7 +114,7 @@ def _fit_rate(sub: np.ndarray, floor: float) -> float:
 def check_pmd_linear_rate(quick: bool = False, *, seed: int = 0, out_dir="paper_figures",
                           pmd: Callable | None = None, plot: bool = True,
                           max_instances: int | None = None) -> Report:
-    r"""Check Xiao's linear (geometric steps) and sublinear (constant step) PMD bounds.
+    r"""Check Xiao's linear (Thm. 10) and sublinear (Thm. 8) PMD bounds, printed and derived.
 
     Parameters
     ----------
@@ -110,7 +133,6 @@ def check_pmd_linear_rate(quick: bool = False, *, seed: int = 0, out_dir="paper_
         Write the figure.
     max_instances : int, optional
         Run only the first instances of the list (tests of broken variants).
-        Write the figure.
 
     Returns
     -------
@@ -157,6 +179,7 @@ def check_pmd_linear_rate(quick: bool = False, *, seed: int = 0, out_dir="paper_
     from tabular_rl.planning import policy_iteration
 
     lin_ratio, sub_ratio = -np.inf, -np.inf
+    lin_p_ratio, sub_p_ratio = -np.inf, -np.inf
     lin_where = sub_where = "-"
     rates, gammas, curves = [], [], []
     n = 0
@@ -191,12 +214,17 @@ def check_pmd_linear_rate(quick: bool = False, *, seed: int = 0, out_dir="paper_
         r = float(np.max((delta_g - tol) / bound_lin))
         if r > lin_ratio:
             lin_ratio, lin_where = r, f"{label}, k={int(np.argmax((delta_g - tol) / bound_lin))}"
+        bound_lin_p = (1.0 - 1.0 / theta) ** k * (delta_g[0] + D0 / (g * eta0))
+        lin_p_ratio = max(lin_p_ratio, float(np.max((delta_g - tol) / bound_lin_p)))
         kc = np.arange(1, delta_c.size)
         bound_sub = (D0 / ((1.0 - g) * eta0) + theta * delta_c[0]) / kc
         r = float(np.max((delta_c[1:] - tol) / bound_sub))
         if r > sub_ratio:
             k_worst = int(np.argmax((delta_c[1:] - tol) / bound_sub)) + 1
             sub_ratio, sub_where = r, f"{label}, k={k_worst}"
+        span = float(mdp.r.max() - mdp.r.min())
+        bound_sub_p = (D0 / ((1.0 - g) * eta0) + span / (1.0 - g) ** 2) / (k + 1)
+        sub_p_ratio = max(sub_p_ratio, float(np.max((delta_c - tol) / bound_sub_p)))
         rate = _fit_rate(sup_g, 1e3 * tol)
         if np.isfinite(rate):
             rates.append(rate)
@@ -211,14 +239,18 @@ def check_pmd_linear_rate(quick: bool = False, *, seed: int = 0, out_dir="paper_
         half = float(1.96 * sd / np.sqrt(ratio.size))
     else:
         m, half = (float(ratio[0]) if ratio.size else float("nan")), float("nan")
-    ok = lin_ratio <= 1.0 and sub_ratio <= 1.0
+    ok = lin_ratio <= 1.0 and sub_ratio <= 1.0 and lin_p_ratio <= 1.0 and sub_p_ratio <= 1.0
     figures = ()
     if plot:
         figures = (_plot(curves, gam_a, rates_a, out_dir, ok),)
-    details = (f"{n} instances. Linear bound (geometric steps eta_k = eta_0 gamma^-k, "
-               f"eta_0 = 0.1/||r||): largest (delta_k - tol)/bound_k = {lin_ratio:.3g} at "
-               f"{lin_where}. Sublinear bound (constant step): largest ratio "
-               f"{sub_ratio:.3g} at {sub_where}. Verdict: both <= 1. Fitted sup-norm linear "
+    details = (f"{n} instances. Geometric steps eta_k = eta_0 gamma^-k, eta_0 = 0.1/||r||: "
+               f"largest (delta_k - tol)/bound_k = {lin_ratio:.3g} at {lin_where} for the "
+               f"proof-of-Thm.-10 form (D*_0/((1-gamma)(theta-1)eta_0)), {lin_p_ratio:.3g} for "
+               f"Thm. 10's printed (53) (D*_0/(gamma eta_0), reconstructed). Constant step: "
+               f"largest ratio {sub_ratio:.3g} at {sub_where} for the Prop.-9 consequence "
+               f"(theta delta_0/k), {sub_p_ratio:.3g} for Thm. 8 as printed "
+               f"(sp(r)/(1-gamma)^2/(k+1), costs (r_max - r)/sp(r) in [0,1]). Verdict: all "
+               f"four <= 1. Fitted sup-norm linear "
                f"rate / gamma under geometric steps: mean {m:.3g} +- {half:.2g} (95% CI over "
                f"{ratio.size} instances), range [{np.nanmin(ratio) if ratio.size else np.nan:.3g}, "
                f"{np.nanmax(ratio) if ratio.size else np.nan:.3g}]; the theorem's rate for the "
@@ -226,9 +258,11 @@ def check_pmd_linear_rate(quick: bool = False, *, seed: int = 0, out_dir="paper_
     return Report(
         claim_id="dp.pmd-linear-rate", verdict="pass" if ok else "fail",
         measured={"max_linear_bound_ratio": lin_ratio, "max_sublinear_bound_ratio": sub_ratio,
+                  "max_thm10_printed_ratio": lin_p_ratio, "max_thm8_printed_ratio": sub_p_ratio,
                   "fitted_rate_over_gamma_mean": m, "fitted_rate_over_gamma_ci95": half,
                   "fitted_rate_over_gamma_max": float(np.max(ratio)) if ratio.size else np.nan},
         stated={"max_linear_bound_ratio": 1.0, "max_sublinear_bound_ratio": 1.0,
+                "max_thm10_printed_ratio": 1.0, "max_thm8_printed_ratio": 1.0,
                 "fitted_rate_over_gamma_max": "<= 1 - 1/theta_rho over gamma (asymptotically)"},
         details=details, figures=figures, n_instances=n)
 
@@ -278,12 +312,15 @@ def _plot(curves, gammas, rates, out_dir, ok) -> str:
 PMD_LINEAR_RATE = register(Claim(
     id="dp.pmd-linear-rate",
     paper=XIAO,
-    statement=("Xiao 2022, Sec. 4 (linear-rate theorem, Thm. 10 as recalled; sublinear "
-               "theorem, Thm. 8 as recalled): exact policy mirror descent with step sizes "
-               "eta_{k+1} >= eta_k / gamma converges linearly, V*(rho) - V^{pi_k}(rho) <= "
-               "(1 - 1/theta_rho)^k (V*(rho) - V^{pi_0}(rho) + D*_0 / ((1-gamma)(theta_rho - "
-               "1) eta_0)), rate gamma when rho is stationary for pi*; with a constant step "
-               "eta the rate is O(1/k): <= (D*_0/((1-gamma) eta) + theta_rho delta_0)/k."),
+    statement=("Xiao 2022, Thm. 10 (Sec. 4.2; (53) reconstructed, costs translated to "
+               "rewards): exact KL policy mirror descent with eta_{k+1}(theta_rho - 1) >= "
+               "eta_k theta_rho (e.g. eta_{k+1} = eta_k / gamma) has delta_k = V*(rho) - "
+               "V^{pi_k}(rho) <= (1 - 1/theta_rho)^k (delta_0 + D*_0/(gamma eta_0)), and the "
+               "tighter form from its proof with D*_0/((1-gamma)(theta_rho - 1) eta_0); rate "
+               "gamma when rho is stationary for pi*. Thm. 8 (Sec. 4.1; reconstructed, costs "
+               "(r_max - r)/sp(r) in [0,1]): constant step eta gives delta_k <= (D*_0/((1-gamma)"
+               " eta) + sp(r)/(1-gamma)^2)/(k+1); also checked: the Prop.-9 consequence "
+               "delta_k <= (D*_0/((1-gamma) eta) + theta_rho delta_0)/k (derived here)."),
     kind="rate",
     instances=("random MDPs, dense and CSR, S in 3..40, A in 2..4, gamma in {0.5,...,0.95}; "
                "KL-PMD from the uniform policy, eta_0 = 0.1/||r||"),

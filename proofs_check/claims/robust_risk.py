@@ -2,10 +2,16 @@ r"""Claim ``dp.robust-risk``: KL-regularized robust MDPs = entropic-risk MDPs; e
 
 Paper: R. Zhang, Y. Hu, N. Li, "Regularized Robust MDPs and Risk-Sensitive MDPs: Equivalence,
 Policy Gradient, and Sample Complexity", arXiv:2306.11626, 2023 (later titled "Soft Robust
-MDPs and Risk-Sensitive MDPs: ..."). Only the abstract and the authors' companion code
-(github.com/huyangsh/risk-sensitive-RL) could be read, not the full text, so theorem numbers
-are not cited; the statements are those of the abstract, made precise in
+MDPs and Risk-Sensitive MDPs: Equivalence, Policy Gradient, and Sample Complexity", ICLR
+2024). Only the abstract and the authors' companion code (github.com/huyangsh/risk-sensitive-RL)
+could be read, not the full text; the statements are those of the abstract, made precise in
 :mod:`tabular_rl.planning.robust` (which derives the gradient-domination constant used here).
+Tentative theorem numbers of the ICLR 2024 version, **from public reviews, unverified** (the
+arXiv v1 numbering may differ): equivalence of regularized robust and risk-sensitive MDPs =
+Thm. 2; policy-gradient theorem = Thm. 3; gradient domination = Lemma 2 / Eq. (15) (its
+mismatch coefficient is not verified to be the one derived here); global convergence of exact
+PG with direct parameterization = Thm. 4. The PG step below is Agarwal et al.'s (2021)
+projected-PG step rescaled by :math:`\mathrm{sp}(r)`, not a step size from this paper.
 
 Four checks, each of which can fail:
 

@@ -1,12 +1,27 @@
 r"""``dp.tsallis-munchausen``: MVI(q), Munchausen VI with the Tsallis KL / q-logarithm.
 
-Paper: L. Zhu, Z. Chen, M. Schlegel, M. White, "Generalized Munchausen Reinforcement Learning
-using Tsallis KL Divergence", NeurIPS 2023 (arXiv:2301.11476). The full text could not be
-retrieved while writing this module; the check encodes what the abstract states (q = 1 is
-MVI, q > 1 gives sparse policies) and the fixed-point characterization derived in
-:mod:`tabular_rl.planning.mdvi` (module docstring), with the index convention of
-:class:`tabular_rl.regularizers.Tsallis`: :math:`\ln_q x = (x^{q-1} - 1)/(q-1)`,
-:math:`\Omega_q(\pi) = \langle\pi, \ln_q\pi\rangle`.
+Paper: L. Zhu, Z. Chen, M. Schlegel, M. White, "General Munchausen Reinforcement Learning
+with Tsallis Kullback-Leibler Divergence", NeurIPS 2023 (the published title; the arXiv
+version, arXiv:2301.11476, is titled "Generalized Munchausen Reinforcement Learning using
+Tsallis KL Divergence"). The full text could not be retrieved (only the abstract, on
+OpenReview and the NeurIPS proceedings page); the check encodes what the abstract states
+(q = 1 is MVI, q > 1 gives sparse policies) and the fixed-point characterization *derived
+here* in :mod:`tabular_rl.planning.mdvi` (module docstring), not a statement of the paper.
+
+**q-logarithm convention (unverified).** This module uses the convention of
+:class:`tabular_rl.regularizers.Tsallis` (Lee et al.'s sparse/Tsallis-MDP line):
+:math:`\ln_q x = (x^{q-1} - 1)/(q-1)`, :math:`\Omega_q(\pi) = \langle\pi,
+\ln_q\pi\rangle`, so that :math:`q = 2` is sparsemax. Tsallis' original convention is
+:math:`\ln_q x = (x^{1-q} - 1)/(1-q)`, i.e. the index map :math:`q \mapsto 2 - q`; the two
+give the same Tsallis entropy but *different* Munchausen bonuses :math:`\tau\ln_q\pi` (at
+index 2: :math:`\tau(\pi - 1)` here, :math:`\tau(1 - 1/\pi)` in Tsallis' convention). We
+could not verify which convention the paper's MVI(q) uses, so ``tsallis_munchausen_vi(q)``
+is not claimed to be the paper's MVI(q) for the same numeric q. (As far as we recall, the
+paper also states that MVI(q) implements Tsallis-KL regularization only approximately,
+dropping the cross term of the pseudo-additivity
+:math:`\ln_q(xy) = \ln_q x + \ln_q y + (1-q)\ln_q x\ln_q y`; consistent with check (ii)
+below, which finds that the fixed point is not a regularized optimum for
+:math:`q \ne 1, \alpha > 0`.)
 
 Checks (each can fail):
 
@@ -56,8 +71,10 @@ __all__ = ["TSALLIS_MUNCHAUSEN", "ZHU_2023", "check_tsallis_munchausen"]
 _EPS = float(np.finfo(np.float64).eps)
 
 ZHU_2023 = Paper(
-    title="Generalized Munchausen Reinforcement Learning using Tsallis KL Divergence",
-    authors="L. Zhu, Z. Chen, M. Schlegel, M. White", venue="NeurIPS", year=2023)
+    title="General Munchausen Reinforcement Learning with Tsallis Kullback-Leibler Divergence",
+    authors="L. Zhu, Z. Chen, M. Schlegel, M. White",
+    venue="NeurIPS (arXiv:2301.11476, 'Generalized Munchausen Reinforcement Learning using "
+          "Tsallis KL Divergence')", year=2023)
 
 Q_GRID = (1.0, 1.5, 2.0, 3.0, 5.0)
 DELTAS = (1e-3, 1e-4, 1e-5, 1e-7)
@@ -226,10 +243,13 @@ def _figure(out_dir, supports) -> str:
 TSALLIS_MUNCHAUSEN = register(Claim(
     id="dp.tsallis-munchausen",
     paper=ZHU_2023,
-    statement=("Zhu, Chen, Schlegel, White 2023 (abstract; full text not retrieved): MVI(q) "
-               "replaces ln by the q-logarithm in Munchausen VI; q = 1 is MVI, q > 1 gives "
-               "sparse policies. Derived: the MVI(q) fixed point q_bar has pi_bar = "
-               "G_(tau(1-alpha/q), q)(q') and q' = q_bar - alpha tau ln_q pi_bar is the "
+    statement=("Zhu, Chen, Schlegel, White, 'General Munchausen Reinforcement Learning with "
+               "Tsallis Kullback-Leibler Divergence', NeurIPS 2023 (abstract; full text not "
+               "retrieved): MVI(q) replaces ln by the q-logarithm in Munchausen VI; q = 1 is "
+               "MVI, q > 1 gives sparse policies. q-log convention used here: ln_q x = "
+               "(x^(q-1) - 1)/(q-1) (q = 2 sparsemax); the paper's convention is unverified "
+               "(Tsallis' own is q -> 2 - q). Derived here: the MVI(q) fixed point q_bar has "
+               "pi_bar = G_(tau(1-alpha/q), q)(q') and q' = q_bar - alpha tau ln_q pi_bar is the "
                "Tsallis((1-alpha)tau, q) regularized q-function of pi_bar (the Tsallis(tau, "
                "q) optimum for alpha = 0, the Shannon((1-alpha)tau) optimum for q = 1)."),
     kind="identity",

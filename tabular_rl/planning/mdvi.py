@@ -48,8 +48,9 @@ Munchausen VI (Vieillard, Pietquin, Geist 2020, Sec. 3):
 their Thm. 1: with :math:`q'_k = q_k - \alpha\tau\ln\pi_k` it is exactly MD-VI with
 :math:`\lambda = \alpha\tau` and entropy :math:`(1-\alpha)\tau`.
 
-MVI(q) (Zhu, Chen, Schlegel, White, "Generalized Munchausen Reinforcement Learning using
-Tsallis KL Divergence", NeurIPS 2023): the logarithm is replaced by the q-logarithm and the
+MVI(q) (Zhu, Chen, Schlegel, White, "General Munchausen Reinforcement Learning with Tsallis
+Kullback-Leibler Divergence", NeurIPS 2023; arXiv title "Generalized Munchausen Reinforcement
+Learning using Tsallis KL Divergence"): the logarithm is replaced by the q-logarithm and the
 softmax by the Tsallis-entropy greedy policy,
 
 .. math::
@@ -64,7 +65,9 @@ with :math:`\ln_q x = (x^{q-1}-1)/(q-1)` (so :math:`\langle\pi,\ln_q\pi\rangle` 
 :class:`~tabular_rl.regularizers.Tsallis` :math:`\Omega` and :math:`\ln_q 0 = -1/(q-1)` is finite
 for :math:`q > 1`); :math:`q = 1` is MVI. (The full text of the NeurIPS 2023 paper could not be
 retrieved while writing this module; the update is the one the paper's abstract and the
-Munchausen construction describe, in the index convention of our ``Tsallis`` regularizer.)
+Munchausen construction describe, in the index convention of our ``Tsallis`` regularizer;
+whether the paper uses this convention or Tsallis' :math:`\ln_q x = (x^{1-q}-1)/(1-q)`, i.e.
+the index :math:`2-q`, which changes the Munchausen bonus, could not be verified.)
 
 Fixed point of MVI(q), derived here (exact, by the KKT conditions of the Tsallis greedy step):
 if :math:`\bar\pi = \mathcal G_{\tau,q}(\bar q)` and :math:`q' = \bar q - \alpha\tau\ln_q\bar\pi`,
@@ -81,8 +84,9 @@ References
    (arXiv:2003.14089).
 .. [2] N. Vieillard, O. Pietquin, M. Geist, "Munchausen Reinforcement Learning", NeurIPS 2020,
    Thm. 1.
-.. [3] L. Zhu, Z. Chen, M. Schlegel, M. White, "Generalized Munchausen Reinforcement Learning
-   using Tsallis KL Divergence", NeurIPS 2023 (arXiv:2301.11476).
+.. [3] L. Zhu, Z. Chen, M. Schlegel, M. White, "General Munchausen Reinforcement Learning with
+   Tsallis Kullback-Leibler Divergence", NeurIPS 2023 (arXiv:2301.11476, "Generalized
+   Munchausen Reinforcement Learning using Tsallis KL Divergence").
 """
 
 from __future__ import annotations
@@ -334,7 +338,7 @@ def _stop(converged: bool, strict: bool, method: str, k: int, res: float, tol: f
 def md_vi(mdp: FiniteMDP, *, lam: float, tau: float = 0.0, n_iter: int, m: int = 1,
           noise: Noise | None = None, noise_scale: float = 0.0, seed=None, q0=None,
           log_pi0=None, record: str = "errors", reference=None, tol: float | None = None,
-          strict: bool = False) -> MDVIResult:
+          strict: bool = False, q_clip: float | None = None) -> MDVIResult:
     r"""MD-VI / MD-MPI with KL weight ``lam`` and entropy weight ``tau`` (Vieillard et al. 2020).
 
     .. math::
@@ -382,6 +386,12 @@ def md_vi(mdp: FiniteMDP, *, lam: float, tau: float = 0.0, n_iter: int, m: int =
     tol : float, optional
         Stop once :math:`\|q_k - q_{k-1}\|_\infty \le` ``tol``; not reaching it warns
         (:class:`~tabular_rl.exceptions.ConvergenceWarning`) or raises when ``strict``.
+    q_clip : float, optional
+        :math:`c > 0`: clip every :math:`q_{k+1}` (after the error is added) to
+        :math:`[-c, c]`, the way Vieillard et al. (2020, Remark 1) enforce Thm. 1's hypothesis
+        :math:`\|q_k\|_\infty \le v_{\max}`. The recorded ``noise_history`` is then the
+        *effective* error :math:`\epsilon_{k+1} = q_{k+1} - (T^{\lambda,\tau})^m q_k`
+        (clipping included).
 
     Returns
     -------
@@ -391,7 +401,7 @@ def md_vi(mdp: FiniteMDP, *, lam: float, tau: float = 0.0, n_iter: int, m: int =
     ----------
     .. [1] Vieillard, Kozuno, Scherrer, Pietquin, Munos, Geist, "Leverage the Average: an
        Analysis of KL Regularization in Reinforcement Learning", NeurIPS 2020, Eq. (1)
-       (MD-VI) and Sec. 3 (MD-MPI).
+       (MD-VI) and Sec. 3 (MD-MPI); Remark 1 (clipping).
 
     Examples
     --------
@@ -405,6 +415,8 @@ def md_vi(mdp: FiniteMDP, *, lam: float, tau: float = 0.0, n_iter: int, m: int =
     lam = V.check_real_scalar("lam", lam, 0.0, np.inf)
     tau = V.check_real_scalar("tau", tau, 0.0, np.inf)
     n_iter, m, q = _check_common(mdp, n_iter, m, q0, record)
+    if q_clip is not None:
+        q_clip = V.check_real_scalar("q_clip", q_clip, 0.0, np.inf, lo_open=True)
     S, A = mdp.S, mdp.A
     eta = lam + tau
     beta = lam / eta if eta > 0 else 0.0
@@ -442,6 +454,10 @@ def md_vi(mdp: FiniteMDP, *, lam: float, tau: float = 0.0, n_iter: int, m: int =
         eps = _draw(noise_f, k, rng, (S, A))
         if eps is not None:
             q_new = q_new + eps
+        if q_clip is not None:
+            exact = q_new if eps is None else q_new - eps
+            q_new = np.clip(q_new, -q_clip, q_clip)
+            eps = q_new - exact
         rec.add(q_new, q, pi, new_log, eps)
         q = q_new
         if new_log is not None:

@@ -35,9 +35,12 @@ class with the same parameters except ``tau``; other pairs raise ``ValueError``.
 
 **Finite memory (StaQ).** :func:`finite_memory_pmd` is the KL- and entropy-regularized
 update :math:`\pi_{k+1} = \arg\max_p \langle p, Q_k\rangle + \tau\mathcal H(p) - \eta\,
-\mathrm{KL}(p\,\|\,\pi_k)`, whose closed form :math:`\pi_{k+1}\propto\exp(\beta\sum_{i\le k}
-\alpha^{k-i}Q_i)` (uniform :math:`\pi_0`; :math:`\alpha = \eta/(\eta+\tau)`,
-:math:`\beta = 1/(\eta+\tau)`) is truncated to the last :math:`M` Q-functions.
+\mathrm{KL}(p\,\|\,\pi_k)`, whose closed form :math:`\pi_{k+1}\propto\exp(\alpha\sum_{i\le k}
+\beta^{k-i}Q_i)` (uniform :math:`\pi_0`; the paper's letters :math:`\alpha = 1/(\eta+\tau)`,
+:math:`\beta = \eta/(\eta+\tau)`) keeps only the last :math:`M` Q-functions: plainly truncated
+(``variant="vanilla"``, Sec. 4.1, residual error :math:`\propto\beta^M`) or with the weights
+rescaled by :math:`1/(1-\beta^M)` (``variant="corrected"``, the default; Sec. 4.2, unbiased
+fixed point).
 
 References
 ----------
@@ -50,7 +53,8 @@ References
 .. [3] S. Cen, C. Cheng, Y. Chen, Y. Wei, Y. Chi, "Fast Global Convergence of Natural Policy
    Gradient Methods with Entropy Regularization", Operations Research 70(4), 2022, Eq. (11).
 .. [4] A. Shilova, A. Davey, B. Driss, R. Akrour, "StaQ it! Growing neural networks for Policy
-   Mirror Descent", arXiv:2506.13862, 2025, Sec. 4 (finite-memory PMD).
+   Mirror Descent", arXiv:2506.13862, 2025, Sec. 4.1 (vanilla finite-memory PMD) and 4.2
+   (weight-corrected variant); full text not retrieved, see :func:`finite_memory_pmd`.
 """
 
 from __future__ import annotations
@@ -451,32 +455,54 @@ def policy_mirror_descent(mdp: FiniteMDP, *, n_iter: int = 100, step_size: float
 
 def finite_memory_pmd(mdp: FiniteMDP, tau: float, *, kl_coef: float,
                       memory: int | None = None, n_iter: int = 100, pi0=None,
+                      variant: str = "corrected",
                       q_noise: float = 0.0, q_oracle: QOracle | None = None,
                       seed: int | np.random.Generator | None = None, v_star=None,
                       record_policies: bool = False) -> PMDResult:
     r"""Finite-memory policy mirror descent (StaQ, Shilova et al. 2025, Sec. 4), exact Q.
 
     Entropy-regularized PMD with KL proximity (coefficients :math:`\tau`, :math:`\eta` =
-    ``kl_coef``),
+    ``kl_coef``), in the paper's letters (:math:`\alpha` the Q-weight, :math:`\beta` the decay):
 
     .. math::
 
         \pi_{k+1}(s) = \operatorname*{arg\,max}_{p}\ \langle p, Q_k(s)\rangle
             + \tau\mathcal H(p) - \eta\,\mathrm{KL}\big(p\,\|\,\pi_k(s)\big)
-            \ \propto\ \pi_k^{\alpha}\,e^{\beta Q_k},
-        \qquad \alpha = \frac{\eta}{\eta+\tau},\ \beta = \frac{1}{\eta+\tau},
+            \ \propto\ \pi_k^{\beta}\,e^{\alpha Q_k},
+        \qquad \alpha = \frac{1}{\eta+\tau},\ \beta = \frac{\eta}{\eta+\tau},
 
     :math:`Q_k = Q^{\pi_k}_\tau` the entropy-regularized Q-function. Unrolled,
-    :math:`\log\pi_{k+1} = \beta\sum_{i=0}^{k}\alpha^{k-i}Q_i + \alpha^{k+1}\log\pi_0` + const;
-    the finite-memory policy keeps only the last :math:`M` Q-functions,
+    :math:`\log\pi_{k+1} = \alpha\sum_{i=0}^{k}\beta^{i}Q_{k-i} + \beta^{k+1}\log\pi_0` + const.
+    Note :math:`\alpha/(1-\beta) = 1/\tau`: the infinite sum has total weight :math:`1/\tau`.
+    The finite-memory policies keep only the last :math:`n = \min(M, k+1)` Q-functions:
 
-    .. math::
+    * ``variant="vanilla"`` (paper Sec. 4.1, residual-error variant, Thm. 4.2 per the
+      secondary sources below) — plain truncation,
 
-        \pi_{k+1} \propto \exp\Big(\beta\sum_{i=0}^{\min(M,k+1)-1}\alpha^{i}\,Q_{k-i}
-            \;+\; \mathbb 1[k+1 \le M]\,\alpha^{k+1}\log\pi_0\Big),
+      .. math::
 
-    (the initial policy counts as the oldest entry; it is irrelevant for the uniform
-    default). ``memory=None`` (:math:`M=\infty`) is exact PMD, identical to
+          \pi_{k+1} \propto \exp\Big(\alpha\sum_{i=0}^{n-1}\beta^{i}\,Q_{k-i}
+              \;+\; \mathbb 1[k+1 \le M]\,\beta^{k+1}\log\pi_0\Big)
+
+      (the initial policy counts as the oldest entry; irrelevant for the uniform default).
+      Its total weight is :math:`(1-\beta^M)/\tau`, so its fixed point is the soft-greedy
+      policy at the temperature :math:`\tau/(1-\beta^M)`: a residual error of order
+      :math:`\beta^M`.
+    * ``variant="corrected"`` (default; weight-corrected variant, paper Sec. 4.2) — the
+      weights are rescaled by :math:`1/(1-\beta^{n})` so that they keep the total
+      :math:`1/\tau` of the infinite sum,
+
+      .. math::
+
+          \pi_{k+1} \propto \exp\Big(\frac{\alpha}{1-\beta^{n}}
+              \sum_{i=0}^{n-1}\beta^{i}\,Q_{k-i}\Big),\qquad n = \min(M, k+1);
+
+      once the window is full (:math:`n = M`) this is
+      :math:`\xi_{k+1} = \beta\,\xi_k + \tfrac{\alpha}{1-\beta^M}(Q_k - \beta^M Q_{k-M})`,
+      i.e. the PMD step with the corrected Q-function
+      :math:`\tilde Q_k = (Q_k - \beta^M Q_{k-M})/(1-\beta^M)`.
+
+    ``memory=None`` (:math:`M=\infty`) is exact PMD for both variants, identical to
     :func:`policy_mirror_descent` with ``mirror=Shannon(1)``, ``reg=Shannon(tau)`` and step
     :math:`1/\eta`. Suboptimality is regularized, against soft policy iteration.
 
@@ -489,8 +515,12 @@ def finite_memory_pmd(mdp: FiniteMDP, tau: float, *, kl_coef: float,
         KL coefficient :math:`\eta > 0`.
     memory : int or None
         :math:`M \ge 1`, or ``None`` for infinite memory.
+    variant : {"corrected", "vanilla"}
+        Weight-corrected (default) or plainly truncated finite-memory update.
     n_iter, pi0, q_noise, q_oracle, seed, v_star, record_policies
-        As in :func:`policy_mirror_descent` (the Q oracle must return regularized Q).
+        As in :func:`policy_mirror_descent` (the Q oracle must return regularized Q). With
+        ``variant="corrected"`` and finite ``memory`` the initial policy only enters through
+        :math:`Q_0`.
 
     Returns
     -------
@@ -499,10 +529,28 @@ def finite_memory_pmd(mdp: FiniteMDP, tau: float, *, kl_coef: float,
 
     Notes
     -----
-    The full text of the paper could not be retrieved from our sources; the weighting
-    :math:`\beta\alpha^i` is the closed form of the KL+entropy PMD step (Vieillard et al.
-    2020, "Leverage the Average", Sec. 4; Cen et al. 2022) truncated as the abstract
-    describes (“only keep the last :math:`M` Q-functions”).
+    **Fixed point of the corrected update (derived here).** If the iteration is stationary,
+    every stored Q-function equals :math:`Q = Q^{\pi}_\tau` of the stationary policy
+    :math:`\pi`, so its logits are
+    :math:`\frac{\alpha}{1-\beta^M}\frac{1-\beta^M}{1-\beta}Q = Q/\tau`:
+    :math:`\pi = \mathrm{softmax}(Q^\pi_\tau/\tau)`, i.e. :math:`\pi` is soft-greedy with
+    respect to its own regularized Q-function, so :math:`V^\pi_\tau = T_\tau V^\pi_\tau` and,
+    :math:`T_\tau` being a :math:`\gamma`-contraction with the unique fixed point
+    :math:`V^*_\tau`, :math:`\pi = \pi^*_\tau`. For every :math:`M` the only possible limit is
+    the regularized optimum (no bias); the vanilla weights sum to :math:`(1-\beta^M)/\tau`
+    instead, and the same argument gives the soft-greedy policy for the temperature
+    :math:`\tau/(1-\beta^M)`. That the corrected iteration *converges* is the paper's
+    Thm. 4.4 / A.6 for :math:`M` above a threshold depending on :math:`\beta,\gamma` only;
+    with :math:`M = 1` it is soft policy iteration.
+
+    **What we could read.** The full text was not retrievable (only the arXiv abstract and
+    table of contents, the OpenReview abstract of the ICLR 2026 version "StaQ: a Finite Memory
+    Approach to Discrete Action Policy Mirror Descent", and a machine-written review of the
+    paper). The review gives the two variants' weights :math:`\alpha\beta^i` and
+    :math:`\alpha\beta^i/(1-\beta^M)` and mentions "an additional update correction in
+    Eq. 12", which we could not read: the corrected variant here is our reconstruction
+    (normalized weights, also during the first :math:`M` iterations), not verified
+    against the paper's Eq. 12.
 
     Examples
     --------
@@ -510,22 +558,27 @@ def finite_memory_pmd(mdp: FiniteMDP, tau: float, *, kl_coef: float,
     >>> from tabular_rl import FiniteMDP
     >>> mdp = FiniteMDP(np.ones((1, 2, 1)), [[1.0, 0.0]], gamma=0.5)
     >>> full = finite_memory_pmd(mdp, 0.5, kl_coef=1.0, memory=None, n_iter=40)
-    >>> short = finite_memory_pmd(mdp, 0.5, kl_coef=1.0, memory=2, n_iter=40)
-    >>> bool(full.suboptimality[-1] < 1e-9 < short.suboptimality[-1])
+    >>> corr = finite_memory_pmd(mdp, 0.5, kl_coef=1.0, memory=2, n_iter=40)
+    >>> vanilla = finite_memory_pmd(mdp, 0.5, kl_coef=1.0, memory=2, n_iter=40,
+    ...                             variant="vanilla")
+    >>> bool(max(full.suboptimality[-1], corr.suboptimality[-1]) < 1e-9
+    ...      < vanilla.suboptimality[-1])
     True
     """
     require_finite_mdp(mdp, "finite_memory_pmd")
     tau = V.check_real_scalar("tau", tau, 0.0, np.inf, lo_open=True)
     eta_kl = V.check_real_scalar("kl_coef", kl_coef, 0.0, np.inf, lo_open=True)
     n_iter = V.check_positive_int("n_iter", n_iter)
+    if variant not in ("corrected", "vanilla"):
+        raise ValueError(f"variant must be 'corrected' or 'vanilla', got {variant!r}")
     if memory is not None:
         if isinstance(memory, bool) or not isinstance(memory, numbers.Integral):
             raise TypeError(f"memory must be a positive int or None, got "
                             f"{type(memory).__name__}")
         memory = V.check_positive_int("memory", memory)
     reg = Shannon(tau)
-    alpha = eta_kl / (eta_kl + tau)
-    beta = 1.0 / (eta_kl + tau)
+    alpha = 1.0 / (eta_kl + tau)  # Q-weight (paper's alpha)
+    beta = eta_kl / (eta_kl + tau)  # decay (paper's beta)
     v_star, err = _reference(mdp, reg, v_star)
     qsrc = _QSource(mdp, reg, q_noise, q_oracle, seed)
     pi = _initial_policy(mdp, pi0)
@@ -538,15 +591,18 @@ def finite_memory_pmd(mdp: FiniteMDP, tau: float, *, kl_coef: float,
     for k in range(n_iter):
         q = qsrc(pi, k, values[-1])
         if memory is None:
-            z = alpha * logp + beta * (q - q.max(axis=1, keepdims=True))
+            z = beta * logp + alpha * (q - q.max(axis=1, keepdims=True))
         else:
             window.insert(0, q)
             del window[memory:]
-            w = beta * alpha ** np.arange(len(window))
+            n = len(window)
+            w = alpha * beta ** np.arange(n)
+            if variant == "corrected":
+                w = w / -np.expm1(n * np.log(beta))  # 1/(1 - beta^n), accurate for beta ~ 1
             z = np.tensordot(w, np.asarray(window), axes=1)
             z = z - z.max(axis=1, keepdims=True)
-            if k + 1 <= memory:
-                z = z + alpha ** (k + 1) * log_pi0
+            if variant == "vanilla" and k + 1 <= memory:
+                z = z + beta ** (k + 1) * log_pi0
         logp = _log_normalize(z, q)
         pi = np.exp(logp)
         if record_policies:
@@ -555,4 +611,4 @@ def finite_memory_pmd(mdp: FiniteMDP, tau: float, *, kl_coef: float,
     eta = np.full(n_iter, 1.0 / eta_kl)
     mem = "inf" if memory is None else str(memory)
     return _finish(mdp, pis, values, eta, v_star, err, pi, logp,
-                   f"finite_memory_pmd[M={mem}]", reg)
+                   f"finite_memory_pmd[M={mem}, {variant}]", reg)

@@ -88,11 +88,20 @@ References
    Policy Gradient, and Sample Complexity" (later "Soft Robust MDPs and Risk-Sensitive
    MDPs: ..."), arXiv:2306.11626, 2023. Only the abstract and the authors' companion code
    (github.com/huyangsh/risk-sensitive-RL: ``env/RMDP.py``, ``agent/PolicyGradient.py``)
-   could be read; the full text was not available, so the theorem numbers of the
-   equivalence, policy-gradient, gradient-domination and convergence results are not
-   cited, and the statements above are derived here from the abstract, the companion
-   code's operator :math:`Q = r - \tfrac{\gamma}{\beta}\log\mathbb E_P e^{-\beta V}` and
-   gradient :math:`d^{\pi,\hat P_\pi}Q/(1-\gamma)`, and the Donsker-Varadhan duality.
+   could be read; the full text was not available, and the statements above are derived
+   here from the abstract, the companion code's operator
+   :math:`Q = r - \tfrac{\gamma}{\beta}\log\mathbb E_P e^{-\beta V}` and gradient
+   :math:`d^{\pi,\hat P_\pi}Q/(1-\gamma)`, and the Donsker-Varadhan duality. Tentative
+   theorem numbers (ICLR 2024 version, "Soft Robust MDPs and Risk-Sensitive MDPs:
+   Equivalence, Policy Gradient, and Sample Complexity"; **from public reviews,
+   unverified**, and the arXiv v1 numbering may differ): equivalence = Thm. 2 (for
+   mixture-quasi-concave penalties; proof in App. E.2), policy-gradient theorem = Thm. 3,
+   gradient domination = Lemma 2 / Eq. (15), global convergence of exact PG with direct
+   parameterization = Thm. 4 (RFZI sample complexity = Thm. 5). The mismatch coefficient
+   above (both occupancies under :math:`\pi`'s worst-case kernel) is derived here; whether
+   Lemma 2 uses the same one is not verified. The PG step
+   :math:`(1-\gamma)^3/(2\gamma|A|\mathrm{sp}(r))` is Agarwal et al.'s [3], rescaled, not a
+   step size of this paper.
 .. [2] M. D. Donsker, S. R. S. Varadhan, "Asymptotic evaluation of certain Markov process
    expectations for large time, I", Comm. Pure Appl. Math. 28, 1975 (the Gibbs
    variational principle :math:`\log\mathbb E_P e^{f} = \max_p \langle p, f\rangle -
