@@ -1,6 +1,7 @@
 """Claim modules, one per paper; importing this package registers every claim they define."""
 
 from . import (
+    feasible_reward_set,
     foundation,
     kl_bayes,
     learn_generative,
@@ -19,6 +20,7 @@ from . import (
 )
 
 __all__ = [
+    "feasible_reward_set",
     "foundation",
     "kl_bayes",
     "learn_generative",
