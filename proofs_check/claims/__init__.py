@@ -1,11 +1,13 @@
 """Claim modules, one per paper; importing this package registers every claim they define."""
 
 from . import (
+    correlated_proxies,
     feasible_reward_set,
     foundation,
     kl_bayes,
     learn_generative,
     leverage_average,
+    max_entropy_exploration,
     minimax_fqi,
     nash_mirror_prox,
     pmd_rates,
@@ -20,11 +22,13 @@ from . import (
 )
 
 __all__ = [
+    "correlated_proxies",
     "feasible_reward_set",
     "foundation",
     "kl_bayes",
     "learn_generative",
     "leverage_average",
+    "max_entropy_exploration",
     "minimax_fqi",
     "nash_mirror_prox",
     "pmd_rates",

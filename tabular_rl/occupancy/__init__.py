@@ -1,6 +1,26 @@
-"""Occupancy measures: the flow polytope, constrained MDPs, Lagrangian dynamics."""
+"""Occupancy measures: the flow polytope, constrained MDPs, Lagrangian dynamics, convex
+programs over occupancies (cvxpy) and Frank-Wolfe."""
 
 from .cmdp import CMDPSolution, ConstrainedMDP, InfeasibleCMDPError, solve_cmdp_lp
+from .convex import (
+    ConvexOccupancyResult,
+    OccupancyProgramError,
+    chi2_divergence,
+    kl_divergence,
+    max_concave_utility,
+    max_entropy_occupancy,
+    occupancy_entropy,
+    regularized_occupancy,
+    regularized_occupancy_path,
+)
+from .frank_wolfe import (
+    FrankWolfeResult,
+    Utility,
+    entropy_utility,
+    exact_lmo,
+    frank_wolfe,
+    linear_utility,
+)
 from .lagrangian import METHODS, LagrangianTrajectory, lagrangian_dynamics
 from .polytope import (
     FlowConstraints,
@@ -12,6 +32,21 @@ from .polytope import (
 )
 
 __all__ = [
+    "ConvexOccupancyResult",
+    "FrankWolfeResult",
+    "OccupancyProgramError",
+    "Utility",
+    "chi2_divergence",
+    "entropy_utility",
+    "exact_lmo",
+    "frank_wolfe",
+    "kl_divergence",
+    "linear_utility",
+    "max_concave_utility",
+    "max_entropy_occupancy",
+    "occupancy_entropy",
+    "regularized_occupancy",
+    "regularized_occupancy_path",
     "CMDPSolution",
     "ConstrainedMDP",
     "InfeasibleCMDPError",
