@@ -116,7 +116,7 @@ class LagrangianTrajectory:
     lagrangian: np.ndarray
 
     @property
-    def n_iterations(self) -> int:
+    def n_iter(self) -> int:
         return self.values.shape[0] - 1
 
     def averaged_occupancies(self) -> np.ndarray:
@@ -129,7 +129,7 @@ class LagrangianTrajectory:
         return _running_mean(self.multipliers)
 
     def __repr__(self) -> str:
-        return (f"LagrangianTrajectory({self.method}, T={self.n_iterations}, last value="
+        return (f"LagrangianTrajectory({self.method}, T={self.n_iter}, last value="
                 f"{self.values[-1]:.6g}, last lambda="
                 f"{np.array2string(self.multipliers[-1], precision=4)}, last violation="
                 f"{np.array2string(self.violations[-1], precision=3)})")
@@ -173,7 +173,7 @@ def _evaluator(mdp: FiniteMDP):
     return evaluate
 
 
-def lagrangian_dynamics(cmdp: ConstrainedMDP, n_iterations: int, *,
+def lagrangian_dynamics(cmdp: ConstrainedMDP, n_iter: int, *,
                         method: str = "optimistic", eta: float = 1.0,
                         eta_lambda: float | None = None, optimism: float = 1.0,
                         lambda_max: float = np.inf, pi0=None, lambda0=None
@@ -188,7 +188,7 @@ def lagrangian_dynamics(cmdp: ConstrainedMDP, n_iterations: int, *,
     ----------
     cmdp : ConstrainedMDP
         Over a discounted :class:`~tabular_rl.FiniteMDP`.
-    n_iterations : int
+    n_iter : int
         Number of updates :math:`T`.
     method : {"gda", "optimistic", "extragradient"}
     eta : float
@@ -235,7 +235,7 @@ def lagrangian_dynamics(cmdp: ConstrainedMDP, n_iterations: int, *,
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, "
                          f"got {method!r}")
-    T = V.check_positive_int("n_iterations", n_iterations)
+    T = V.check_positive_int("n_iter", n_iter)
     eta = V.check_real_scalar("eta", eta, 0.0, np.inf, lo_open=True)
     g = mdp.gamma
     eta_l = eta / (1.0 - g) if eta_lambda is None else V.check_real_scalar(
