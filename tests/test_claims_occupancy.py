@@ -67,7 +67,10 @@ def test_max_entropy_passes_and_draws(tmp_path):
     assert rep.measured["visitation_disagreement_over_tol"] <= 1.0
     assert rep.measured["trajectory_identity_over_tol"] <= 1.0
     assert rep.measured["zero_reward_discrepancy"] > 0.1   # stochastic P needs H(P) reward
-    assert len(rep.figures) == 1 and os.path.getsize(rep.figures[0]) > 10_000
+    # (iii) rates: both slopes measured, both figures drawn
+    assert rep.measured["visitation_gap_slope_low"] <= rep.measured["visitation_gap_slope"]
+    assert rep.measured["negative_gaps"] == 0
+    assert len(rep.figures) == 2 and all(os.path.getsize(f) > 10_000 for f in rep.figures)
 
 
 def test_max_entropy_fails_with_broken_oracle():
@@ -100,7 +103,7 @@ def test_max_entropy_fails_with_broken_soft_solver():
                                         parts=("trajectory",))
     assert rep.verdict == "fail"
     with pytest.raises(ValueError, match="parts"):
-        check_max_entropy_exploration(True, parts=("rates",))
+        check_max_entropy_exploration(True, parts=("bogus",))
 
 
 def test_trajectory_entropy_bruteforce_closed_form():
@@ -112,3 +115,50 @@ def test_trajectory_entropy_bruteforce_closed_form():
     assert trajectory_entropy_bruteforce(mdp, np.full((S, A), 1 / A)) == pytest.approx(
         H * np.log(A))
     assert np.all(transition_entropy_reward(mdp) == 0.0)
+
+
+# ------------------------------------------------- occ.max-entropy-exploration, (iii) rates
+
+_SMALL = {"T_grid": [64, 128, 256, 512, 1024, 2048, 4096], "seeds": 32, "n_boot": 500}
+
+
+def test_max_entropy_rates_fail_with_frozen_learners():
+    """Learners that never update their model: the gap stalls, both slopes ~ 0."""
+    import functools
+
+    from tabular_rl.learners.max_entropy import entgame, ucbvi_ent
+
+    frozen = {"visitation": functools.partial(entgame, learn_model=False),
+              "trajectory": functools.partial(ucbvi_ent, learn_model=False)}
+    rep = check_max_entropy_exploration(True, out_dir=None, parts=("rates",), learner=frozen,
+                                        rates_options=_SMALL)
+    assert rep.verdict == "fail"
+    assert rep.measured["visitation_gap_slope_low"] > -0.3
+    assert rep.measured["trajectory_gap_slope_low"] > -0.6
+
+
+def test_max_entropy_rates_fail_with_deterministic_trajectory_learner():
+    """UCBVI-Ent returning the argmax of its soft policy: the trajectory gap cannot vanish."""
+    from tabular_rl.learners.max_entropy import trajectory_entropy, ucbvi_ent
+
+    def greedy(mdp, n, *, record_at, seed):
+        res = ucbvi_ent(mdp, n, record_at=record_at, seed=seed, bonus_scale=0.1)
+        det = np.zeros_like(res.policies)
+        np.put_along_axis(det, res.policies.argmax(-1)[..., None], 1.0, axis=-1)
+        return type("R", (), {"entropy": trajectory_entropy(mdp, det)})()
+
+    from proofs_check.claims.max_entropy_exploration import check_max_entropy_rates
+
+    rep = check_max_entropy_rates(True, out_dir=None, learner={"trajectory": greedy}, **_SMALL)
+    assert rep.verdict == "fail"
+    assert "FAIL" in rep.details and rep.measured["trajectory_gap_slope"] > -0.3
+
+
+def test_max_entropy_rates_pass_and_write_sweep(tmp_path):
+    from proofs_check.claims.max_entropy_exploration import check_max_entropy_rates
+
+    rep = check_max_entropy_rates(True, out_dir=tmp_path, figure=False, **_SMALL)
+    assert rep.verdict == "pass", rep.details
+    assert list((tmp_path / "_sweeps").glob("*.npz"))
+    again = check_max_entropy_rates(True, out_dir=tmp_path, figure=False, **_SMALL)
+    assert again.measured == rep.measured     # resumed from the stored sweep

@@ -17,8 +17,20 @@ from .generative import (
     plug_in,
     synchronous_q_learning,
 )
+from .max_entropy import (
+    EntropyCurve,
+    entgame,
+    trajectory_entropy,
+    ucbvi_ent,
+    visitation_entropy,
+)
 
 __all__ = [
+    "EntropyCurve",
+    "entgame",
+    "trajectory_entropy",
+    "ucbvi_ent",
+    "visitation_entropy",
     "STEP_SIZES",
     "AverageRewardEstimate",
     "PlugInResult",
