@@ -564,7 +564,7 @@ def hausdorff_distance(F1: FeasibleRewardSet, F2: FeasibleRewardSet, *, starts: 
     the constructive bound :math:`\min(1, 2e/(1+e))` of the module docstring (1 when the
     supports differ). Each direction uses its own generator seeded by ``seed`` so the
     result is symmetric: ``hausdorff_distance(F2, F1)`` swaps ``lower_12`` and
-    ``lower_21`` and nothing else.
+    ``lower_21`` and nothing else (up to the LP solver's rounding, ~1e-12 relative).
     """
     _compatible(F1, F2)
     d12, w12, n12 = _one_sided(F1, F2, starts, max_iter, seed)
