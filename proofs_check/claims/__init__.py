@@ -1,7 +1,10 @@
 """Claim modules, one per paper; importing this package registers every claim they define."""
 
 from . import (
+    best_of_both_worlds,
+    btl_mle,
     correlated_proxies,
+    demo_regularized,
     feasible_reward_set,
     foundation,
     irl_identifiability,
@@ -24,7 +27,10 @@ from . import (
 )
 
 __all__ = [
+    "best_of_both_worlds",
+    "btl_mle",
     "correlated_proxies",
+    "demo_regularized",
     "feasible_reward_set",
     "foundation",
     "irl_identifiability",

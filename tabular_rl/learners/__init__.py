@@ -1,6 +1,19 @@
-"""Sample-based learners: generative-model plug-in and synchronous Q-learning, and the
-average-reward estimator via the discounted reduction."""
+"""Sample-based learners, each measured against an exact solution.
 
+Generative model: plug-in and synchronous Q-learning, the average-reward estimator via the
+discounted reduction. Episodic exploration: UCBVI (Hoeffding and Bernstein bonuses) with
+exact per-episode regret; FTRL policy optimization with bandit feedback against seeded
+stochastic or adversarial losses. Demonstrations: behavior cloning and KL-regularized RL
+toward it. Preferences: Bradley-Terry-Luce / Plackett-Luce MLE, pessimistic policies.
+Maximum-entropy exploration: EntGame and UCBVI-Ent."""
+
+from .adversaries import (
+    LossSequence,
+    alternating_losses,
+    minimax_gap,
+    minimax_losses,
+    stochastic_losses,
+)
 from .average_reward import (
     AverageRewardEstimate,
     average_reward_plug_in,
@@ -8,6 +21,17 @@ from .average_reward import (
     policy_gain,
     reduction_discount,
 )
+from .demonstrations import (
+    DemoRegularizedResult,
+    bc_kl_bound,
+    behavior_cloning,
+    demo_regularized_plug_in,
+    demo_regularized_policy,
+    kl_regularized_optimum,
+    regularized_policy_value,
+    trajectory_kl,
+)
+from .episodic import EpisodicModel, RegretCurve, optimal_start_value, policy_regret
 from .generative import (
     STEP_SIZES,
     PlugInResult,
@@ -24,8 +48,58 @@ from .max_entropy import (
     ucbvi_ent,
     visitation_entropy,
 )
+from .policy_optimization import REGULARIZERS, best_fixed_loss, policy_optimization
+from .preferences import (
+    MLEResult,
+    asymptotic_covariances,
+    comparison_covariance,
+    confidence_radius,
+    pessimistic_policy,
+    policy_features,
+    sample_rankings,
+    split_mle,
+    split_rankings,
+    uniform_offers,
+)
+from .preferences import greedy_policy as preference_greedy_policy
+from .preferences import mle as preference_mle
+from .ucbvi import UCBVI_BONUSES, ucbvi
 
 __all__ = [
+    "REGULARIZERS",
+    "UCBVI_BONUSES",
+    "DemoRegularizedResult",
+    "EpisodicModel",
+    "LossSequence",
+    "MLEResult",
+    "RegretCurve",
+    "alternating_losses",
+    "asymptotic_covariances",
+    "bc_kl_bound",
+    "behavior_cloning",
+    "best_fixed_loss",
+    "comparison_covariance",
+    "confidence_radius",
+    "demo_regularized_plug_in",
+    "demo_regularized_policy",
+    "kl_regularized_optimum",
+    "minimax_gap",
+    "minimax_losses",
+    "optimal_start_value",
+    "pessimistic_policy",
+    "policy_features",
+    "policy_optimization",
+    "policy_regret",
+    "preference_greedy_policy",
+    "preference_mle",
+    "regularized_policy_value",
+    "sample_rankings",
+    "split_mle",
+    "split_rankings",
+    "stochastic_losses",
+    "trajectory_kl",
+    "ucbvi",
+    "uniform_offers",
     "EntropyCurve",
     "entgame",
     "trajectory_entropy",
