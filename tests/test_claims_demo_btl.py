@@ -1,0 +1,126 @@
+"""Claims learn.demo-regularized and learn.btl-mle: pass in quick mode, fail on broken
+learners (demonstrations ignored, wrong KL sign, wrong likelihood sign, no pessimism, a
+K-wise estimator that throws information away)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from proofs_check.claims.btl_mle import BTL_MLE, check_btl_mle
+from proofs_check.claims.demo_regularized import DEMO_REGULARIZED, check_demo_regularized
+from tabular_rl import EpisodicMDP
+from tabular_rl.learners.demonstrations import (
+    DemoRegularizedResult,
+    demo_regularized_plug_in,
+    kl_regularized_optimum,
+)
+from tabular_rl.learners.preferences import greedy_policy, mle
+from tabular_rl.planning.dp import backward_induction
+
+SMALL_DEMO = dict(n_demos=[256, 1024], epsilons=[0.01, 0.0071],
+                  n_grid=[int(n) for n in np.geomspace(16, 4096, 13)], seeds=64, n_boot=200,
+                  figure=False)
+SMALL_BTL = dict(n_grid=[128, 512, 2048], coverage_grid=[16, 4096], kwise_grid=[2000],
+                 seeds=32, n_boot=200, figure=False)
+
+
+def test_registered():
+    assert DEMO_REGULARIZED.id == "learn.demo-regularized"
+    assert BTL_MLE.id == "learn.btl-mle"
+    assert DEMO_REGULARIZED.kind == BTL_MLE.kind == "rate"
+
+
+def test_demo_quick_passes(tmp_path):
+    report = check_demo_regularized(True, out_dir=str(tmp_path))
+    assert report.verdict == "pass", report.details
+    assert os.path.exists(report.figures[0])
+    assert report.measured["decomposition_violation"] <= 1e-9
+
+
+def _ignore_demos(mdp, demos, n, lam, *, seed, record_at):
+    """BC replaced by the uniform policy: the demonstrations are never read."""
+    res = demo_regularized_plug_in(mdp, demos, n, lam, seed=seed, record_at=record_at)
+    uniform = np.full_like(res.pi_bc, 1.0 / mdp.A)
+    k = len(record_at)
+    pols = kl_regularized_optimum(mdp, uniform, lam)[2]
+    return DemoRegularizedResult(np.repeat(pols[:, None], k, axis=1), uniform,
+                                 res.n_episodes, lam)
+
+
+def _wrong_kl_sign(mdp, demos, n, lam, *, seed, record_at):
+    """Maximizes E sum_h [r + lam KL(pi_h || pi_BC,h)]: the KL term with the wrong sign.
+
+    The maximizer is deterministic (a convex function is maximized at a vertex): at each
+    step the action maximizing Q_h(s, a) - lam log pi_BC,h(a | s), the least-cloned one."""
+    res = demo_regularized_plug_in(mdp, demos, n, lam, seed=seed, record_at=record_at)
+    r = np.broadcast_to(mdp.r, (mdp.H, mdp.S, mdp.A))
+    pols = []
+    for pi_bc in res.pi_bc:
+        flipped = EpisodicMDP(mdp.P, r - lam * np.log(pi_bc), H=mdp.H, mu=mdp.mu)
+        pols.append(np.asarray(backward_induction(flipped).policy))
+    pols = np.stack(pols)
+    return DemoRegularizedResult(np.repeat(pols[:, None], len(record_at), axis=1), res.pi_bc,
+                                 res.n_episodes, lam)
+
+
+def test_demo_small_design_passes(tmp_path):
+    """The design the broken learners run on lets the correct learner pass."""
+    report = check_demo_regularized(True, out_dir=str(tmp_path), **SMALL_DEMO)
+    assert report.verdict == "pass", report.details
+
+
+def test_demo_fails_when_demonstrations_ignored(tmp_path):
+    report = check_demo_regularized(True, out_dir=str(tmp_path), learner=_ignore_demos,
+                                    **SMALL_DEMO)
+    assert report.verdict == "fail"
+    assert not np.isfinite(report.measured["n_demos_slope"])     # eps never certified
+
+
+def test_demo_fails_with_wrong_kl_sign(tmp_path):
+    report = check_demo_regularized(True, out_dir=str(tmp_path), learner=_wrong_kl_sign,
+                                    **SMALL_DEMO)
+    assert report.verdict == "fail"
+    assert not np.isfinite(report.measured["n_demos_slope"])     # eps never certified
+
+
+def test_btl_quick_passes(tmp_path):
+    report = check_btl_mle(True, out_dir=str(tmp_path))
+    assert report.verdict == "pass", report.details
+    assert os.path.exists(report.figures[0])
+
+
+def _wrong_sign_mle(features, contexts, rankings, *, bound):
+    """The likelihood with its sign flipped: every comparison read loser-first."""
+    return mle(features, contexts, np.asarray(rankings)[..., ::-1], bound=bound)
+
+
+def _no_pessimism(features, theta, sigma, *, radius, lam, reference):
+    return greedy_policy(features, theta)
+
+
+def _top_pair_only(features, contexts, rankings, *, bound):
+    """A 'K-wise' estimator that keeps only the top pair of each ranking."""
+    return mle(features, contexts, np.asarray(rankings)[..., :2], bound=bound)
+
+
+def test_btl_fails_with_wrong_likelihood_sign(tmp_path):
+    report = check_btl_mle(True, out_dir=str(tmp_path), learner={"mle": _wrong_sign_mle},
+                           **SMALL_BTL)
+    assert report.verdict == "fail"
+    assert report.measured["mle_error_slope_low"] > -0.5
+
+
+def test_btl_fails_without_pessimism(tmp_path):
+    report = check_btl_mle(True, out_dir=str(tmp_path),
+                           learner={"pessimistic": _no_pessimism}, **SMALL_BTL)
+    assert report.verdict == "fail"
+    assert report.measured["pessimistic_subopt_high"] >= 0.1
+
+
+def test_btl_fails_with_lossy_kwise(tmp_path):
+    report = check_btl_mle(True, out_dir=str(tmp_path), learner={"kwise": _top_pair_only},
+                           **SMALL_BTL)
+    assert report.verdict == "fail"
+    assert report.measured["split_over_kwise_mse"] < 1.0
