@@ -67,6 +67,9 @@ policy; Cao, Cohen, Szpruch, "Identifiability in inverse reinforcement learning"
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -172,6 +175,24 @@ def _dense_layers(mdp) -> list[np.ndarray]:
 
 
 
+
+@contextlib.contextmanager
+def _quiet_fd1():
+    """Silence the process's C-level stdout (file descriptor 1) for the block."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):  # no real fd 1 (e.g. some test runners)
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
 class _HighsLP:
     """A persistent HiGHS model ``min c.x, lo <= A x <= hi, xl <= x <= xu`` whose costs or
     row bounds are changed between solves (warm-started; far cheaper than rebuilding)."""
@@ -191,7 +212,8 @@ class _HighsLP:
         lp.a_matrix_.start_ = A.indptr.astype(np.int32)
         lp.a_matrix_.index_ = A.indices.astype(np.int32)
         lp.a_matrix_.value_ = A.data.astype(np.float64)
-        h = highspy.Highs()
+        with _quiet_fd1():  # HiGHS prints a licence banner from C++ on construction
+            h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("primal_feasibility_tolerance", LP_TOL)
         h.setOptionValue("dual_feasibility_tolerance", LP_TOL)
