@@ -189,7 +189,7 @@ def check_best_of_both_worlds(quick: bool = False, *, seed: int = 0,
     """
     from tabular_rl.rates.verdicts import Verdict, verdict_ratio_bounded, verdict_upper_bound
 
-    from .learn_generative import _batch, _sweep_api, _sweep_executor, _sweep_path
+    from .._rate_helpers import _batch, _sweep_api, _sweep_executor, _sweep_path
 
     Sweep, run_sweep = _sweep_api()
     if T_grid is None:

@@ -61,8 +61,8 @@ from tabular_rl.learners.preferences import (
     uniform_offers,
 )
 
+from .._rate_helpers import _batch, _plain_ticks, _sweep_api, _sweep_executor, _sweep_path
 from ..registry import Claim, Paper, Report, register
-from .learn_generative import _batch, _plain_ticks, _sweep_api, _sweep_executor, _sweep_path
 
 __all__ = ["BTL_MLE", "check_btl_mle", "coverage_instance", "rate_instance"]
 

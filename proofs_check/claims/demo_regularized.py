@@ -60,8 +60,7 @@ from tabular_rl.learners.demonstrations import (
 from tabular_rl.planning.dp import backward_induction
 from tabular_rl.sampling import rollouts
 
-from ..registry import Claim, Paper, Report, register
-from .learn_generative import (
+from .._rate_helpers import (
     _batch,
     _bootstrap_slope,
     _crossings,
@@ -70,6 +69,7 @@ from .learn_generative import (
     _sweep_executor,
     _sweep_path,
 )
+from ..registry import Claim, Paper, Report, register
 
 __all__ = ["DEMO_REGULARIZED", "check_demo_regularized", "expert_policy", "tilted_ladder"]
 

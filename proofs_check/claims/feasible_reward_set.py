@@ -44,8 +44,8 @@ import numpy as np
 from tabular_rl import EpisodicMDP, FiniteMDP
 from tabular_rl.irl import FeasibleRewardSet, us_irl_errors
 
+from .._rate_helpers import _batch, _sweep_api, _sweep_executor, _sweep_path
 from ..registry import Claim, Paper, Report, register
-from .learn_generative import _batch, _sweep_api, _sweep_executor, _sweep_path
 
 __all__ = ["FEASIBLE_SET", "check_feasible_set", "irl_instance"]
 
