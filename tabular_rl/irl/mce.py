@@ -82,7 +82,7 @@ from ..evaluation import occupancy_measure
 from ..exceptions import ConvergenceError, ConvergenceWarning
 from ..mdp import EpisodicMDP, FiniteMDP
 from ..regularizers import Regularizer, Shannon
-from .identifiability import _greedy_at_q
+from .identifiability import _check_model, _greedy_at_q
 
 __all__ = [
     "MCEResult",
@@ -98,11 +98,6 @@ _EPS = float(np.finfo(np.float64).eps)
 
 
 # ------------------------------------------------------------------------------ helpers
-
-
-def _check_model(mdp, fn: str) -> None:
-    if not isinstance(mdp, FiniteMDP | EpisodicMDP):
-        raise TypeError(f"{fn} needs a FiniteMDP or EpisodicMDP, got {type(mdp).__name__}")
 
 
 def _occ_shape(mdp) -> tuple[int, ...]:
