@@ -431,7 +431,7 @@ def _figure(out_dir, examples) -> str:
         ax.set_title(f"{name}: {'stated S' if name == 'Shannon' else 'stated S + #unplayed'}")
         ax.legend(fontsize=7, loc="center right")
     fig.suptitle("irl.shaping-identifiability: rank test (dotted: zero tolerance)")
-    path = os.path.join(out_dir, "irl_shaping_identifiability_rank.png")
+    path = os.path.join(out_dir, "irl.shaping-identifiability_rank.png")
     fig.savefig(path, dpi=120)
     return path
 

@@ -271,7 +271,7 @@ def _figure(out_dir, curves, tol) -> str:
     ax.set_ylabel(r"feature-matching residual $\|\mu_E - \mu_\theta\|_1$")
     ax.set_title("irl.mce: MCE IRL / MCE-ICRL residual (accelerated dual ascent)")
     ax.legend(fontsize=7, loc="upper right")
-    path = os.path.join(out_dir, "irl_mce_residual.png")
+    path = os.path.join(out_dir, "irl.mce_residual.png")
     fig.savefig(path, dpi=120)
     return path
 

@@ -371,7 +371,7 @@ def _plot(curves, eps_rel: float, out_dir) -> str | None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path = str(out / "dp_robust_risk_pg_gap.png")
+    path = str(out / "dp.robust-risk_pg_gap.png")
     fig.savefig(path, dpi=120)
     return path
 
