@@ -316,6 +316,24 @@ def write_results(rows, quick, path):
         "builds a dense `S x S` system. Ours evaluates with GMRES "
         "(`tabular_rl.evaluation`).",
         "",
+        "## Other benchmarks",
+        "",
+        "Each has its own script and results file (they time different parts of the library "
+        "and are rerun separately):",
+        "",
+        "| script | results | what |",
+        "|---|---|---|",
+        "| `benchmarks/sampling.py` | `results_sampling.md` | generative sampler and rollouts, "
+        "transitions per second per core |",
+        "| `benchmarks/batched.py` | `results_batched.md` | batched VI over 10,000 small MDPs "
+        "vs looping the single-MDP solver |",
+        "| `benchmarks/markov_games.py` | `results_games.md` | Shapley iteration, 1,000 states, "
+        "5x5 actions |",
+        "| `benchmarks/regret.py` | `results_regret.md` | UCBVI / policy optimization regret "
+        "curves, 10^5 episodes x 20 seeds |",
+        "| `benchmarks/occupancy_lp.py` | `results_occupancy.md` | occupancy polytope and LPs "
+        "at S=10,000, A=10 |",
+        "",
     ]
     path.write_text("\n".join(lines) + "\n")
 
