@@ -272,6 +272,12 @@ def batched_policy_evaluation(P, r, gamma, pi, *, reg=None):
         Row-stochastic policies.
     """
     xp, P, r, g = check_batch(P, r, gamma)
+    return _evaluate(xp, P, r, g, pi, reg)
+
+
+def _evaluate(xp, P, r, g, pi, reg=None):
+    """Policy evaluation on an already validated batch (``g`` is ``(B, 1)``): the loops of
+    PI and PMD call this, so the model is validated once per call, not once per step."""
     B, S, A, _ = P.shape
     Ppi = xp.sum(pi[:, :, :, None] * P, axis=2)                              # (B, S, S)
     rpi = xp.sum(pi * r, axis=2) - regularizer_value(pi, reg)                  # (B, S)
@@ -303,7 +309,7 @@ def batched_policy_iteration(P, r, gamma, *, max_iter: int = 1_000):
     B, S, A, _ = P.shape
     pi = one_hot_argmax(xp, r)
     for k in range(1, max_iter + 1):
-        v = batched_policy_evaluation(P, r, gamma, pi)
+        v = _evaluate(xp, P, r, g, pi)
         q = batched_bellman(P, r, g, v)
         q_cur = xp.sum(pi * q, axis=-1, keepdims=True)
         scale = 1.0 + xp.max(xp.abs(q), axis=-1, keepdims=True)
@@ -353,7 +359,7 @@ def batched_policy_mirror_descent(P, r, gamma, *, eta, n_iter: int, pi0=None):
     values = []
     for k in range(n_iter + 1):
         pi = xp.exp(logpi)
-        v = batched_policy_evaluation(P, r, gamma, pi)
+        v = _evaluate(xp, P, r, g, pi)
         values.append(v)
         if k == n_iter:
             break
