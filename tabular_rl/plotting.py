@@ -62,6 +62,16 @@ def agg_subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, dpi=None, layo
     return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
+def save_figure(fig, out_dir, name: str, *, dpi: int = 110, tight: bool = False) -> str:
+    """Write ``fig`` as ``out_dir/name`` (creating ``out_dir``) and return the path."""
+    import os
+
+    path = os.path.join(os.fspath(out_dir), name)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    fig.savefig(path, dpi=dpi, **({"bbox_inches": "tight"} if tight else {}))
+    return path
+
+
 def _next_color(ax):
     """A distinct color per series drawn on ``ax`` by this module."""
     import matplotlib

@@ -55,7 +55,6 @@ and fails check 1.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 
 import numpy as np
@@ -64,6 +63,7 @@ from tabular_rl import EpisodicMDP
 from tabular_rl.envs import garnet
 from tabular_rl.learners.adversaries import alternating_losses, stochastic_losses
 from tabular_rl.learners.policy_optimization import policy_optimization
+from tabular_rl.plotting import save_figure
 
 from ..registry import Claim, Paper, Report, register
 
@@ -337,9 +337,7 @@ def _plot(out_dir, Ts, Ta, results, fit_adv, fit_sto, fit_log, verdicts, ratio, 
     fig.suptitle("learn.best-of-both-worlds: FTRL policy optimization (1/2-Tsallis + bonus), "
                  f"S=2, A=2, H=2, {seeds} seeds — polylog(T) stochastic, √T adversarial",
                  fontsize=11)
-    path = os.path.join(os.fspath(out_dir), "learn.best-of-both-worlds.png")
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    path = save_figure(fig, out_dir, "learn.best-of-both-worlds.png", tight=True)
     return path
 
 

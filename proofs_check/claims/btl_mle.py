@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import os
 import textwrap
 from collections.abc import Callable, Mapping
 
@@ -60,6 +59,7 @@ from tabular_rl.learners.preferences import (
     split_mle,
     uniform_offers,
 )
+from tabular_rl.plotting import save_figure
 
 from .._rate_helpers import _batch, _plain_ticks, _sweep_api, _sweep_executor, _sweep_path
 from ..registry import Claim, Paper, Report, register
@@ -343,9 +343,7 @@ def _plot(out_dir, ns, err, fit, v_rate, cgrid, cov, kgrid, kw, tr_k, tr_2, text
     ax2.grid(True, which="both", alpha=0.3)
     fig.suptitle(f"learn.btl-mle: Zhu, Jordan, Jiao (ICML 2023) -- BTL/PL MLE, pessimistic "
                  f"MLE, K-wise vs split; {seeds} seeds ({2 * seeds} in (3))", fontsize=11)
-    path = os.path.join(os.fspath(out_dir), "learn.btl-mle.png")
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    path = save_figure(fig, out_dir, "learn.btl-mle.png", tight=True)
     return path
 
 

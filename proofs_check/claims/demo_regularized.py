@@ -44,7 +44,6 @@ independently), percentile, at level :math:`1-0.05/2` (Bonferroni over the two s
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 
 import numpy as np
@@ -58,6 +57,7 @@ from tabular_rl.learners.demonstrations import (
     trajectory_kl,
 )
 from tabular_rl.planning.dp import backward_induction
+from tabular_rl.plotting import save_figure
 from tabular_rl.sampling import rollouts
 
 from .._rate_helpers import (
@@ -300,9 +300,7 @@ def _plot(out_dir, ns, nd, ea, tables, inst, sub, bias, y_n, y_e, fit_n, fit_e, 
     fig.suptitle("learn.demo-regularized: BC + KL-regularized plug-in (Tiapkin et al. 2024), "
                  f"stated n ∝ 1/(ε² N^E); tilted ladder S=4, A=3, H=4; {seeds} seeds",
                  fontsize=11)
-    path = os.path.join(os.fspath(out_dir), "learn.demo-regularized.png")
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    path = save_figure(fig, out_dir, "learn.demo-regularized.png", tight=True)
     return path
 
 

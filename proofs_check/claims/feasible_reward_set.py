@@ -36,7 +36,6 @@ class and the estimator, so tests can hand in broken ones.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 
 import numpy as np
@@ -245,7 +244,7 @@ def check_feasible_set(quick: bool = False, *, seed: int = 0, out_dir: str = "pa
 
 def _plot(out_dir, ns, lo_n, up_n, fit_n, v_n, Hs, tab_H, fit_H, v_H, Ss, tab_S, fit_S, v_S,
           allow_H, allow_S, n_fixed, seeds, text1, ok1) -> str:
-    from tabular_rl.plotting import agg_subplots, plot_rate
+    from tabular_rl.plotting import agg_subplots, plot_rate, save_figure
 
     fig, axes = agg_subplots(1, 3, figsize=(17, 5.6))
     ax = plot_rate(ns, lo_n, fit=fit_n, stated_slope=-0.5, verdict=v_n, ax=axes[0],
@@ -264,9 +263,7 @@ def _plot(out_dir, ns, lo_n, up_n, fit_n, v_n, Hs, tab_H, fit_H, v_H, Ss, tab_S,
     fig.suptitle(f"irl.feasible-set (Metelli, Lazzati, Restelli 2023): US-IRL error "
                  f"~ H sqrt(S/n); {seeds} seeds. Membership: {'PASS' if ok1 else 'FAIL'} "
                  f"({text1})", fontsize=10)
-    path = os.path.join(os.fspath(out_dir), "irl.feasible-set.png")
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    path = save_figure(fig, out_dir, "irl.feasible-set.png", tight=True)
     return path
 
 

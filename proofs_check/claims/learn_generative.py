@@ -29,7 +29,6 @@ verdict turn to ``"fail"``.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -38,6 +37,7 @@ from tabular_rl import FiniteMDP
 from tabular_rl.envs.mixing import mixing_time, switching_mdp, switching_probability
 from tabular_rl.learners.average_reward import average_reward_plug_in
 from tabular_rl.learners.generative import exact_solution, plug_in, synchronous_q_learning
+from tabular_rl.plotting import save_figure
 
 from .._rate_helpers import (
     _batch,
@@ -333,9 +333,7 @@ def _plot_generative(out_dir, Hs, ns, err, h_eps, fits, verdicts, allow, seeds,
     fig.suptitle("learn.generative-plug-in: plug-in (stated n ∝ H³/ε²) vs synchronous "
                  f"Q-learning (H⁴/ε²), Azar et al. hard MDP, A={n_actions}, {seeds} seeds",
                  fontsize=11)
-    path = os.path.join(os.fspath(out_dir), "learn.generative-plug-in.png")
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    path = save_figure(fig, out_dir, "learn.generative-plug-in.png", tight=True)
     return path
 
 
@@ -592,9 +590,7 @@ def _plot_average_reward(out_dir, tm, ns, t_tables, e_tables, eps_arr, y_t, y_e,
     fig.suptitle("learn.average-reward: discounted reduction (Wang-Blanchet-Glynn 2024), "
                  f"stated n ∝ t_mix/ε² (older bound t_mix²/ε²); two-point hard switching "
                  f"MDPs, {seeds} seeds", fontsize=11)
-    path = os.path.join(os.fspath(out_dir), "learn.average-reward.png")
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    path = save_figure(fig, out_dir, "learn.average-reward.png", tight=True)
     return path
 
 
