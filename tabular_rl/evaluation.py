@@ -18,9 +18,11 @@ Finite horizon: :math:`V_h^\pi = r_{\pi_h} + P_{\pi_h} V_{h+1}^\pi`, :math:`V_H^
 :math:`V_0^{\pi'}(\mu) - V_0^{\pi}(\mu) = \sum_h \mathbb E_{d_h^{\pi'}}[A_h^\pi(s,a)]`.
 
 Dense models are solved with LAPACK; sparse ones with a sparse direct solve (SuperLU) up to
-``DIRECT_MAX_STATES`` states and with GMRES above it (random sparse graphs make LU fill in;
+``DIRECT_MAX_STATES`` states and with GMRES above it (random sparse graphs make LU fill in:
+a garnet basis with 10 successors per state takes SuperLU 0.6 s at 1,000 states, GMRES
+about 0.01 s);
 :math:`I - \gamma P_\pi` has its spectrum in the disc of radius :math:`\gamma` around 1,
-so GMRES converges fast).
+so GMRES converges fast.
 Every solve's residual is checked; an inaccurate one raises :class:`NumericalWarning`.
 """
 
@@ -51,7 +53,7 @@ __all__ = [
 #: Sparse models with more states than this are evaluated with GMRES instead of SuperLU.
 #: Random sparse graphs make LU fill in: a garnet with S=20,000, A=4, branching 5 took
 #: 544 s with SuperLU and 0.13 s with GMRES; a 300x300 gridworld 1.1 s vs 0.07 s.
-DIRECT_MAX_STATES = 1_000
+DIRECT_MAX_STATES = 300
 
 
 def _solve(M, b: np.ndarray, *, transpose: bool = False, x0=None, rtol=1e-13) -> np.ndarray:
@@ -61,10 +63,12 @@ def _solve(M, b: np.ndarray, *, transpose: bool = False, x0=None, rtol=1e-13) ->
         if M.shape[0] <= DIRECT_MAX_STATES:
             x = spla.spsolve(Mt.tocsc(), b)
         else:
-            x, info = spla.gmres(Mt, b, x0=x0, rtol=rtol, atol=0.0, restart=60, maxiter=2000)
-            if info != 0:
-                warnings.warn(f"GMRES did not reach rtol={rtol:g} (info={info})",
-                              NumericalWarning, stacklevel=3)
+            # At most 50 restarts (3,000 iterations; typically 15-200 are needed). Near
+            # gamma = 1, rtol = 1e-13 can sit below the attainable accuracy (about
+            # cond(M) * eps, cond(M) up to 2/(1-gamma)) and restarted GMRES then stalls
+            # instead of failing: at 0.999 it ran 120,000 iterations for minutes. The
+            # best iterate is kept; the residual check below decides whether to warn.
+            x, _ = spla.gmres(Mt, b, x0=x0, rtol=rtol, atol=0.0, restart=60, maxiter=50)
         res = Mt @ x - b
     else:
         Mt = M.T if transpose else M

@@ -169,6 +169,51 @@ def test_zero_occupancy_states(sparse):
     assert other.value == pytest.approx(float(np.full(20, 0.05) @ ref.v), abs=1e-7)
 
 
+def test_block_pivot_matches_highs(instance):
+    """The block-pivoting simplex method and HiGHS solve the same occupancy LP."""
+    mdp, ref = instance
+    bp = occupancy_lp(mdp, solver="block-pivot")
+    hi = occupancy_lp(mdp)
+    sol = bp.solution
+    assert sol.converged and "block-pivoting simplex" in sol.message, sol.message
+    assert sol.method == "dual_lp"
+    assert bp.value == pytest.approx(hi.value, abs=1e-7)
+    np.testing.assert_allclose(sol.v, ref.v, rtol=0, atol=1e-9)
+    assert np.abs(sol.v - ref.v).max() <= sol.error_bound + 1e-12
+    # a vertex of the polytope: one action per state, mass 1/(1-gamma), flow exact
+    assert np.count_nonzero(bp.occupancy, axis=1).max() == 1
+    assert bp.occupancy.sum() == pytest.approx(1.0 / (1.0 - mdp.gamma), rel=1e-10)
+    assert bp.flow_residual <= 1e-9
+    assert float(np.sum(bp.occupancy * mdp.r)) == pytest.approx(bp.value, abs=1e-12)
+    # the reported duality gap is tiny: the final basis has no positive reduced cost
+    gap = float(sol.message.split("<d, r> = ")[1].split(";")[0])
+    assert abs(gap) <= 1e-8 * (1.0 + abs(bp.value))
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_block_pivot_with_unvisited_states(sparse):
+    mdp, mu = _split_mdp(sparse)
+    ref = policy_iteration(mdp)
+    res = occupancy_lp(mdp, solver="block-pivot")
+    assert np.all(res.state_occupancy[10:] == 0.0)
+    np.testing.assert_allclose(res.solution.v, ref.v, rtol=0, atol=1e-9)   # v* everywhere
+    assert res.value == pytest.approx(float(mu @ ref.v), abs=1e-9)
+
+
+def test_block_pivot_broken_pivoting_is_not_certified(monkeypatch):
+    """A 'simplex' that stops after one block pivot returns a non-optimal basis: the
+    certificate must say so (warning, converged False), not report an optimum."""
+    from tabular_rl.planning import dp
+
+    mdp = random_mdp(3, S=30, A=4, gamma=0.95, sparse=True)
+    real = dp.policy_iteration
+    monkeypatch.setattr(dp, "policy_iteration", lambda m, **kw: real(m, max_iter=1))
+    with pytest.warns(Warning):
+        res = occupancy_lp(mdp, solver="block-pivot")
+    assert not res.solution.converged
+    assert res.value < occupancy_lp(mdp).value - 1e-6
+
+
 def test_primal_lp_weights():
     mdp, _ = _split_mdp(False)        # mu has zeros: the default falls back to uniform
     ref = policy_iteration(mdp)

@@ -2,6 +2,11 @@
 programs over occupancies (cvxpy) and Frank-Wolfe."""
 
 from .cmdp import CMDPSolution, ConstrainedMDP, InfeasibleCMDPError, solve_cmdp_lp
+from .column_generation import (
+    ColumnGenerationResult,
+    policy_iteration_oracle,
+    solve_cmdp_column_generation,
+)
 from .convex import (
     ConvexOccupancyResult,
     OccupancyProgramError,
@@ -32,6 +37,7 @@ from .polytope import (
 )
 
 __all__ = [
+    "ColumnGenerationResult",
     "ConvexOccupancyResult",
     "FrankWolfeResult",
     "OccupancyProgramError",
@@ -46,7 +52,9 @@ __all__ = [
     "max_entropy_occupancy",
     "occupancy_entropy",
     "regularized_occupancy",
+    "policy_iteration_oracle",
     "regularized_occupancy_path",
+    "solve_cmdp_column_generation",
     "CMDPSolution",
     "ConstrainedMDP",
     "InfeasibleCMDPError",

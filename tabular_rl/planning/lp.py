@@ -67,15 +67,17 @@ _HIGHS_MIN_FEAS_TOL = 1e-10
 _HIGHS_SMALL_MATRIX_VALUE = 1e-12
 #: The HiGHS methods of :func:`scipy.optimize.linprog` accepted as ``solver``.
 SOLVERS = ("highs-ipm", "highs-ds", "highs")
+#: ``solver`` values of :func:`occupancy_lp`: HiGHS, or the structured simplex method.
+OCCUPANCY_SOLVERS = SOLVERS + ("block-pivot",)
 
 
 def _check_tol(tol) -> float:
     return V.check_real_scalar("tol", tol, 0.0, np.inf, lo_open=True)
 
 
-def _check_solver(solver) -> str:
-    if solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {', '.join(map(repr, SOLVERS))}, "
+def _check_solver(solver, allowed: tuple[str, ...] = SOLVERS) -> str:
+    if solver not in allowed:
+        raise ValueError(f"solver must be one of {', '.join(map(repr, allowed))}, "
                          f"got {solver!r}")
     return solver
 
@@ -307,6 +309,50 @@ def _solve_dual(mdp: FiniteMDP, M: sp.csr_matrix, mu: np.ndarray, tol: float, so
     return d, v, -float(res.fun), int(res.nit)
 
 
+def _block_pivot(mdp: FiniteMDP, mu: np.ndarray, tol: float):
+    r"""The occupancy LP by the simplex method with block pivoting (Howard's policy iteration).
+
+    A basis of the occupancy LP is one pair :math:`(s, \pi(s))` per state: the basic
+    solution is :math:`d_B = (I - \gamma P_\pi^\top)^{-1}\mu \ge 0` (always feasible), its
+    simplex multipliers are :math:`v = (I - \gamma P_\pi)^{-1} r_\pi`, and the reduced cost
+    of the non-basic column :math:`(s,a)` is the advantage :math:`q_v(s,a) - v(s)`. Pivoting
+    every state with a positive reduced cost at once is Howard's improvement step; the
+    method stops at a basis with no positive reduced cost, which is optimal by LP duality.
+    Basis solves are done by :func:`tabular_rl.evaluate_policy` and
+    :func:`tabular_rl.occupancy_measure` (sparse GMRES for large CSR kernels): a sparse LU of
+    a random garnet basis fills in (10,000 states: 6e7 nonzeros, two minutes), which is
+    what makes a general-purpose LP code slow on these instances.
+    """
+    from ..evaluation import occupancy_measure
+    from .dp import policy_iteration
+
+    pi_sol = policy_iteration(mdp)
+    policy = np.asarray(pi_sol.policy)
+    v = np.asarray(pi_sol.v)
+    d = occupancy_measure(mdp, policy, mu, normalized=False).reshape(-1)
+    d = np.maximum(d, 0.0)
+    # dual infeasibility of the final basis: v + delta/(1-gamma) is dual feasible
+    delta = max(float((q_values(mdp, v) - v[:, None]).max()), 0.0)
+    upper = float(mu @ v) + delta / (1.0 - mdp.gamma)
+    value = float(np.asarray(mdp.r).reshape(-1) @ d)
+    gap = upper - value
+    k = pi_sol.iterations
+    msg = (f"block-pivoting simplex (Howard policy iteration): optimal basis after {k} block "
+           f"pivots; LP duality gap mu'v + max(q_v - v)^+/(1-gamma) - <d, r> = {gap:.3g}")
+    sol = certify(mdp, v, method="dual_lp", iterations=k, converged=pi_sol.converged,
+                  message="", policy=policy)
+    floor = 2.0 * sweep_rounding(mdp, v) / (1.0 - mdp.gamma)
+    converged = pi_sol.converged and sol.error_bound <= tol + floor
+    if not converged:
+        msg += f"; NOT converged: certified |v - v*| <= {sol.error_bound:.3g} > tol={tol:g}"
+        warnings.warn(f"occupancy_lp: {msg}", NumericalWarning, stacklevel=3)
+    else:
+        msg += f"; certified |v - v*| <= {sol.error_bound:.3g}"
+    fields = {f: getattr(sol, f) for f in Solution.__dataclass_fields__}
+    fields.update(converged=converged, message=msg)
+    return d, Solution(**fields), value
+
+
 def occupancy_lp(mdp: FiniteMDP, *, mu=None, tol: float = 1e-9,
                  solver: str = "highs-ipm") -> OccupancyLPResult:
     r"""Solve the occupancy-measure (dual) LP: the optimal occupancy and a certified solution.
@@ -330,8 +376,11 @@ def occupancy_lp(mdp: FiniteMDP, *, mu=None, tol: float = 1e-9,
     tol : float
         As for :func:`primal_lp`. Also the threshold on the *normalized* occupancy
         :math:`(1-\gamma)\sum_a d(s,a)` below which a state counts as unvisited.
-    solver : {"highs-ipm", "highs-ds", "highs"}
-        As for :func:`primal_lp`.
+    solver : {"highs-ipm", "highs-ds", "highs", "block-pivot"}
+        The HiGHS methods as for :func:`primal_lp`, or ``"block-pivot"``: the simplex
+        method specialized to this LP, with block pivoting (see Notes). It is the fast path
+        for large sparse models (a 10,000-state, 10-action garnet: about 2 s against
+        about 6 minutes for HiGHS's interior point; ``benchmarks/results_occupancy.md``).
 
     Returns
     -------
@@ -381,6 +430,19 @@ def occupancy_lp(mdp: FiniteMDP, *, mu=None, tol: float = 1e-9,
     and replaces :math:`v` by its exact value), so its ``policy_gap_bound`` is proven for
     it.
 
+    **Block pivoting** (``solver="block-pivot"``). The bases of this LP are the
+    deterministic policies: :math:`d_B = (I-\gamma P_\pi^\top)^{-1}\mu` is a basic feasible
+    solution, the simplex multipliers of the basis are :math:`v^\pi`, and the reduced cost
+    of column :math:`(s,a)` is the advantage :math:`q_{v^\pi}(s,a) - v^\pi(s)`. Policy
+    iteration is the simplex method that pivots in every state with a positive reduced cost
+    at once (Puterman 1994, §6.9; Ye 2011, who proves it strongly polynomial for a fixed
+    :math:`\gamma`). It stops at a basis without positive reduced cost, which LP duality
+    proves optimal; the message reports the duality gap :math:`\mu^\top v +
+    \max(q_v - v)^+/(1-\gamma) - \langle d, r\rangle` (the first two terms are the
+    objective of a dual-feasible point), and ``solution`` carries the usual certified
+    bound. The policy is deterministic and optimal from every state, so no second solve is
+    needed when :math:`\mu` has zeros.
+
     References
     ----------
     .. [1] M. L. Puterman, *Markov Decision Processes*, Wiley, 1994, §6.9, Thm. 6.9.1.
@@ -388,6 +450,9 @@ def occupancy_lp(mdp: FiniteMDP, *, mu=None, tol: float = 1e-9,
        Ch. 3 (occupation measures), Thm. 3.2.
     .. [3] F. d'Epenoux, "A probabilistic production and inventory problem", Management
        Science 10(1), 1963.
+    .. [4] Y. Ye, "The simplex and policy-iteration methods are strongly polynomial for the
+       Markov decision problem with a fixed discount rate", Mathematics of Operations
+       Research 36(4), 2011.
 
     Examples
     --------
@@ -401,10 +466,13 @@ def occupancy_lp(mdp: FiniteMDP, *, mu=None, tol: float = 1e-9,
     """
     require_finite_mdp(mdp, "occupancy_lp")
     tol = _check_tol(tol)
-    solver = _check_solver(solver)
+    solver = _check_solver(solver, OCCUPANCY_SOLVERS)
     S, A, g = mdp.S, mdp.A, mdp.gamma
     mu = np.array(mdp.mu if mu is None else V.check_distribution("mu", mu, S))
     M = _constraint_matrix(mdp.P_flat, S, A, g)
+    if solver == "block-pivot":
+        d, sol, value = _block_pivot(mdp, mu, tol)
+        return _occupancy_result(mdp, M, d, mu, sol, value, tol)
     d, v, value, nit = _solve_dual(mdp, M, mu, tol, solver)
     d_sa = d.reshape(S, A)
     d_s = d_sa.sum(axis=1)
@@ -422,10 +490,17 @@ def occupancy_lp(mdp: FiniteMDP, *, mu=None, tol: float = 1e-9,
         rows = np.flatnonzero(~visited)
         policy[rows, q[rows].argmax(axis=1)] = 1.0
     sol = _finish(mdp, v, method="dual_lp", nit=nit, tol=tol, policy=policy, extra=extra)
+    return _occupancy_result(mdp, M, d, mu, sol, value, tol)
+
+
+def _occupancy_result(mdp: FiniteMDP, M: sp.csr_matrix, d: np.ndarray, mu: np.ndarray,
+                      sol: Solution, value: float, tol: float) -> OccupancyLPResult:
+    """Check the flow residual of ``d`` (warn if violated) and package the result."""
     flow = float(np.abs(M.T @ d - mu).max())
-    if flow > max(tol, 1e3 * _HIGHS_MIN_FEAS_TOL) / (1.0 - g):
+    if flow > max(tol, 1e3 * _HIGHS_MIN_FEAS_TOL) / (1.0 - mdp.gamma):
         warnings.warn(f"occupancy_lp: the returned occupancy violates the flow constraints "
-                      f"by {flow:.3g}", NumericalWarning, stacklevel=2)
+                      f"by {flow:.3g}", NumericalWarning, stacklevel=3)
+    d_sa = d.reshape(mdp.S, mdp.A)
     d_sa.setflags(write=False)
     mu.setflags(write=False)
     return OccupancyLPResult(solution=sol, occupancy=d_sa, value=value, mu=mu,
