@@ -1,12 +1,14 @@
 """Claims learn.demo-regularized and learn.btl-mle: pass in quick mode, fail on broken
-learners (demonstrations ignored, wrong KL sign, wrong likelihood sign, no pessimism, a
-K-wise estimator that throws information away)."""
+learners (demonstrations ignored, wrong KL sign, UCBVI-Ent+ with lambda not scaled with
+N^E, wrong likelihood sign, no pessimism, a K-wise estimator that throws information
+away)."""
 
 from __future__ import annotations
 
 import os
 
 import numpy as np
+import pytest
 
 from proofs_check.claims.btl_mle import BTL_MLE, check_btl_mle
 from proofs_check.claims.demo_regularized import DEMO_REGULARIZED, check_demo_regularized
@@ -16,6 +18,7 @@ from tabular_rl.learners.demonstrations import (
     demo_regularized_plug_in,
     kl_regularized_optimum,
 )
+from tabular_rl.learners.kl_ucbvi import demo_regularized_ucbvi_ent
 from tabular_rl.learners.preferences import greedy_policy, mle
 from tabular_rl.planning.dp import backward_induction
 
@@ -37,6 +40,12 @@ def test_demo_quick_passes(tmp_path):
     assert report.verdict == "pass", report.details
     assert os.path.exists(report.figures[0])
     assert report.measured["decomposition_violation"] <= 1e-9
+    # the reconstructed UCBVI-Ent+ is measured for information, with its own slopes
+    for key in ("n_demos_slope", "n_demos_slope_low", "n_demos_slope_high", "eps_slope",
+                "certified_n_demos_slope", "last_gap_bound_over_eps_min"):
+        assert "ucbvi_ent_plus_" + key in report.measured
+    assert report.measured["ucbvi_ent_plus_decomposition_violation"] <= 1e-9
+    assert "UCBVI-Ent+" in report.details
 
 
 def _ignore_demos(mdp, demos, n, lam, *, seed, record_at):
@@ -83,6 +92,30 @@ def test_demo_fails_with_wrong_kl_sign(tmp_path):
                                     **SMALL_DEMO)
     assert report.verdict == "fail"
     assert not np.isfinite(report.measured["n_demos_slope"])     # eps never certified
+
+
+def _ucbvi_unscaled_lambda(mdp, demos, n, lam, *, seed, record_at):
+    """UCBVI-Ent+ with lambda frozen at one value instead of eps N^E / (2 kappa (A-1) S H)."""
+    return demo_regularized_ucbvi_ent(mdp, demos, n, 0.04, seed=seed, record_at=record_at)
+
+
+def test_demo_fails_with_ucbvi_unscaled_lambda(tmp_path):
+    report = check_demo_regularized(True, out_dir=str(tmp_path),
+                                    learner=_ucbvi_unscaled_lambda, **SMALL_DEMO)
+    assert report.verdict == "fail"
+    assert not (report.measured["n_demos_slope_low"] <= -1.0
+                <= report.measured["n_demos_slope_high"])
+    assert "ucbvi_ent_plus_n_demos_slope" not in report.measured     # no info run
+
+
+def test_demo_builtin_learner_names(tmp_path):
+    report = check_demo_regularized(True, out_dir=str(tmp_path), learner="ucbvi-ent+",
+                                    **SMALL_DEMO)
+    assert report.verdict in ("pass", "fail")
+    assert "verdict learner: ucbvi-ent+" in report.details
+    assert report.measured["decomposition_violation"] <= 1e-9
+    with pytest.raises(ValueError, match="'greedy'"):
+        check_demo_regularized(True, out_dir=str(tmp_path), learner="greedy", **SMALL_DEMO)
 
 
 def test_btl_quick_passes(tmp_path):

@@ -19,6 +19,7 @@ from tabular_rl.learners.demonstrations import (
     regularized_policy_value,
     trajectory_kl,
 )
+from tabular_rl.learners.kl_ucbvi import demo_regularized_ucbvi_ent
 from tabular_rl.sampling import Trajectories, rollouts
 
 
@@ -161,3 +162,130 @@ def test_validation_errors():
         kl_regularized_optimum(mdp, np.ones((mdp.H, mdp.S, mdp.A)), 0.1)
     with pytest.raises(TypeError):
         kl_regularized_optimum(garnet(3, 2, 2, seed=0), np.ones((2, 3, 2)) / 2, 0.1)
+
+
+# ------------------------------------------------ demonstration-regularized UCBVI-Ent+
+
+
+def _lock_mdp():
+    """Two steps; at the start, action 1 reaches the rewarding state 2 with probability 1/2
+    (else state 1, as action 0 always does). The reference almost never plays action 1."""
+    P = np.zeros((3, 2, 3))
+    P[0, 0, 1] = 1.0
+    P[0, 1] = [0.0, 0.5, 0.5]
+    P[1, :, 1] = 1.0
+    P[2, :, 2] = 1.0
+    r = np.array([[0.0, 0.0], [0.3, 0.3], [1.0, 1.0]])
+    ref = np.full((2, 3, 2), 0.5)
+    ref[0, 0] = [1.0 - 1e-4, 1e-4]
+    return EpisodicMDP(P, r, H=2, mu=[1.0, 0.0, 0.0]), ref
+
+
+def _reg_gap(mdp, res, lam):
+    v_star = kl_regularized_optimum(mdp, res.pi_bc, lam)[0][..., 0, :] @ mdp.mu
+    ref = res.pi_bc[..., None, :, :, :]
+    v = regularized_policy_value(mdp, res.policies, ref, lam)[..., 0, :] @ mdp.mu
+    return v_star[..., None] - v
+
+
+def test_ucbvi_ent_reproducible_and_batched():
+    mdp = tilted_ladder(4, 3, 3, tilt=0.3)
+    demos = rollouts(mdp, expert_policy(mdp), 100, seed=[10, 11])
+    rec = [1, 40, 300]
+    a = demo_regularized_ucbvi_ent(mdp, demos, 300, 0.3, seed=[1, 2], record_at=rec)
+    b = demo_regularized_ucbvi_ent(mdp, demos, 300, 0.3, seed=[1, 2], record_at=rec)
+    for f in ("policies", "upper", "gap_bound", "stopped_at"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
+    assert a.policies.shape == (2, 3, mdp.H, mdp.S, mdp.A)
+    np.testing.assert_array_equal(a.pi_bc, behavior_cloning(demos, mdp.S, mdp.A))
+    single = demo_regularized_ucbvi_ent(
+        mdp, Trajectories(demos.states[1], demos.actions[1], demos.rewards[1]), 300, 0.3,
+        seed=2, record_at=rec)
+    np.testing.assert_array_equal(single.policies, a.policies[1])
+    np.testing.assert_array_equal(single.gap_bound, a.gap_bound[1])
+    np.testing.assert_allclose(a.policies.sum(-1), 1.0, atol=1e-12)
+    c = demo_regularized_ucbvi_ent(mdp, demos, 300, 0.3, seed=[3, 2], record_at=rec)
+    assert not np.array_equal(c.policies[0], a.policies[0])
+
+
+def test_ucbvi_ent_optimism_and_certified_gap():
+    """Upper bound >= V*_lambda, certified G >= the exact regularized gap, both shrink."""
+    mdp = tilted_ladder(4, 3, 3, tilt=0.3)
+    demos = rollouts(mdp, expert_policy(mdp), 200, seed=list(range(8)))
+    lam = 0.3
+    res = demo_regularized_ucbvi_ent(mdp, demos, 4000, lam, seed=list(range(8)),
+                                     record_at=[1, 100, 4000])
+    v_star = kl_regularized_optimum(mdp, res.pi_bc, lam)[0][:, 0] @ mdp.mu
+    gap = _reg_gap(mdp, res, lam)
+    assert np.all(gap >= -1e-12)
+    assert np.all(res.upper >= v_star[:, None] - 1e-12)
+    assert np.all(res.gap_bound >= gap - 1e-12)
+    assert np.all(res.gap_bound[:, -1] < res.gap_bound[:, 0])
+
+
+def test_ucbvi_ent_gap_decreases_and_bonus_matters():
+    """On the lock, the optimistic learner escapes the reference; without bonus
+    (certainty equivalence) the seeds whose first try of action 1 failed stay stuck near
+    pi_BC."""
+    mdp, ref = _lock_mdp()
+    lam = 0.02
+    kw = dict(seed=list(range(32)), pi_bc=ref, record_at=[1, 2000])
+    opt = demo_regularized_ucbvi_ent(mdp, None, 2000, lam, **kw)
+    ce = demo_regularized_ucbvi_ent(mdp, None, 2000, lam, bonus_scale=0.0, **kw)
+    g_opt, g_ce = _reg_gap(mdp, opt, lam), _reg_gap(mdp, ce, lam)
+    bc_gap = (kl_regularized_optimum(mdp, ref, lam)[0][0]
+              - regularized_policy_value(mdp, ref, ref, lam)[0]) @ mdp.mu
+    assert bc_gap > 0.1                              # pi_BC is far from the optimum
+    assert np.all(g_opt[:, -1] < g_opt[:, 0])
+    assert np.all(g_opt[:, -1] < 0.3 * bc_gap)
+    assert np.mean(g_ce[:, -1] > 0.3 * bc_gap) > 0.2
+    assert np.all(opt.gap_bound >= g_opt - 1e-12)
+
+
+def test_ucbvi_ent_limits():
+    mdp = tilted_ladder(4, 3, 3, tilt=0.3)
+    demos = rollouts(mdp, expert_policy(mdp), 200, seed=[0, 1])
+    # bonus 0: certainty equivalence -> the exact optimum toward pi_BC; G = 0 once every
+    # pair is visited (upper and lower recursions coincide)
+    ce = demo_regularized_ucbvi_ent(mdp, demos, 20000, 0.5, seed=[4, 5], bonus_scale=0.0,
+                                    eps=1e-9)
+    exact = kl_regularized_optimum(mdp, ce.pi_bc, 0.5)[2]
+    assert np.abs(ce.policies[:, -1] - exact).max() < 0.05
+    np.testing.assert_allclose(ce.gap_bound, 0.0, atol=1e-12)
+    assert np.all((ce.stopped_at >= 1) & (ce.stopped_at <= 20000))
+    # lambda -> infinity: the soft-greedy policy is pi_BC itself
+    big = demo_regularized_ucbvi_ent(mdp, demos, 50, 1e9, seed=[4, 5])
+    np.testing.assert_allclose(big.policies[:, -1], big.pi_bc, atol=1e-8)
+    # the theory's bonus never certifies 1e-6 in 50 episodes
+    assert np.all(demo_regularized_ucbvi_ent(mdp, demos, 50, 0.5, seed=[4, 5],
+                                             eps=1e-6).stopped_at == -1)
+
+
+def test_ucbvi_ent_validation_errors():
+    mdp = _mdp(6)
+    demos = Trajectories(np.array([[0, 1, 1, 2, 3]]), np.array([[0, 1, 2, 0]]), np.zeros((1, 4)))
+    ok = dict(seed=0)
+    with pytest.raises(ValueError, match="lam"):
+        demo_regularized_ucbvi_ent(mdp, demos, 10, 0.0, **ok)
+    with pytest.raises(ValueError, match=r"record_at\[1\] = 3"):
+        demo_regularized_ucbvi_ent(mdp, demos, 10, 0.1, record_at=[5, 3], **ok)
+    with pytest.raises(ValueError, match="n_episodes"):
+        demo_regularized_ucbvi_ent(mdp, demos, 0, 0.1, **ok)
+    with pytest.raises(ValueError, match="bonus_scale"):
+        demo_regularized_ucbvi_ent(mdp, demos, 10, 0.1, bonus_scale=-1.0, **ok)
+    with pytest.raises(ValueError, match="delta"):
+        demo_regularized_ucbvi_ent(mdp, demos, 10, 0.1, delta=1.5, **ok)
+    with pytest.raises(ValueError, match="eps"):
+        demo_regularized_ucbvi_ent(mdp, demos, 10, 0.1, eps=-1.0, **ok)
+    with pytest.raises(ValueError, match="seeds"):
+        demo_regularized_ucbvi_ent(mdp, demos, 10, 0.1, seed=[0, 1])
+    with pytest.raises(ValueError, match="exactly one"):
+        demo_regularized_ucbvi_ent(mdp, demos, 10, 0.1, pi_bc=np.full((4, 5, 3), 1 / 3), **ok)
+    with pytest.raises(ValueError, match="exactly one"):
+        demo_regularized_ucbvi_ent(mdp, None, 10, 0.1, **ok)
+    bad = np.full((4, 5, 3), 1 / 3)
+    bad[2, 1] = [0.5, 0.6, -0.1]
+    with pytest.raises(ValueError, match=r"pi_bc\[2, 1, 2\] = -0.1"):
+        demo_regularized_ucbvi_ent(mdp, None, 10, 0.1, pi_bc=bad, **ok)
+    with pytest.raises(TypeError):
+        demo_regularized_ucbvi_ent(garnet(3, 2, 2, seed=0), demos, 10, 0.1, **ok)

@@ -4,7 +4,8 @@ Generative model: plug-in and synchronous Q-learning, the average-reward estimat
 discounted reduction. Episodic exploration: UCBVI (Hoeffding and Bernstein bonuses) with
 exact per-episode regret; FTRL policy optimization with bandit feedback against seeded
 stochastic or adversarial losses. Demonstrations: behavior cloning and KL-regularized RL
-toward it. Preferences: Bradley-Terry-Luce / Plackett-Luce MLE, pessimistic policies.
+toward it, with a plug-in or an optimistic (UCBVI-Ent+-style) learner. Preferences:
+Bradley-Terry-Luce / Plackett-Luce MLE, pessimistic policies.
 Maximum-entropy exploration: EntGame and UCBVI-Ent."""
 
 from .adversaries import (
@@ -41,6 +42,7 @@ from .generative import (
     plug_in,
     synchronous_q_learning,
 )
+from .kl_ucbvi import KLUCBVIResult, demo_regularized_ucbvi_ent
 from .max_entropy import (
     EntropyCurve,
     entgame,
@@ -69,6 +71,7 @@ __all__ = [
     "REGULARIZERS",
     "UCBVI_BONUSES",
     "DemoRegularizedResult",
+    "KLUCBVIResult",
     "EpisodicModel",
     "LossSequence",
     "MLEResult",
@@ -82,6 +85,7 @@ __all__ = [
     "confidence_radius",
     "demo_regularized_plug_in",
     "demo_regularized_policy",
+    "demo_regularized_ucbvi_ent",
     "kl_regularized_optimum",
     "minimax_gap",
     "minimax_losses",

@@ -5,8 +5,10 @@ Reference: D. Tiapkin, D. Belomestny, D. Calandriello, E. Moulines, R. Munos, A.
 P. Perrault, M. Valko, P. Ménard, "Demonstration-Regularized RL", ICLR 2024
 (arXiv:2310.17303). Only the abstract and front matter of the paper were retrievable from
 this environment; the statements below follow the paper's abstract and method (BC with
-regularization, then KL-regularized best-policy identification), and theorem numbers are
-not quoted because they could not be checked against the full text.
+regularization, then KL-regularized best-policy identification). From public reviews of
+the paper: the method is Algorithm 1, the regularized BPI step is UCBVI-Ent+ (Algorithm 3,
+sample complexity in Theorem 5), the finite-MDP main result is Corollary 3; their exact
+statements could not be checked against the full text.
 
 Setting. An episodic MDP with horizon :math:`H`, known reward and unknown transitions;
 :math:`N^E` trajectories of an :math:`\varepsilon_E`-optimal expert :math:`\pi^E`.
@@ -65,12 +67,14 @@ Setting. An episodic MDP with horizon :math:`H`, known reward and unknown transi
    :math:`\tilde O(\mathrm{Poly}(S,A,H)/(\varepsilon^2 N^E))` episodes, the paper's main
    result for finite MDPs.
 
-3. **Unknown model** (:func:`demo_regularized_plug_in`). *Implemented: a plug-in variant,
-   not the paper's demonstration-regularized UCBVI-Ent+* (no optimism, no adaptive
-   exploration, no stopping rule). It rolls out ``n`` exploration episodes (uniform policy
-   by default, or :math:`\pi^{BC}`), estimates :math:`\hat P(s'\mid s,a) =
-   N(s,a,s')/N(s,a)` (pooled over steps for a stationary kernel, per step for a
-   time-varying one; uniform over states for an unvisited pair), keeps the known reward,
+3. **Unknown model** (:func:`demo_regularized_plug_in`). *A plug-in variant, not the
+   paper's demonstration-regularized UCBVI-Ent+* (no optimism, no adaptive exploration, no
+   stopping rule; the reconstructed UCBVI-Ent+ is
+   :func:`tabular_rl.learners.kl_ucbvi.demo_regularized_ucbvi_ent`). It rolls out ``n``
+   exploration episodes (uniform policy by default, or :math:`\pi^{BC}`), estimates
+   :math:`\hat P(s'\mid s,a) = N(s,a,s')/N(s,a)` (pooled over steps for a stationary
+   kernel, per step for a time-varying one; uniform over states for an unvisited pair),
+   keeps the known reward,
    and returns the exact :math:`\lambda`-regularized optimum of the estimated model with
    reference :math:`\pi^{BC}`. Its regularized gap :math:`V^\star_\lambda -
    V^{\hat\pi}_\lambda` is second order in the estimation error of :math:`Q` (a KL
@@ -141,12 +145,12 @@ def _check_policy_table(name: str, pi, S: int, A: int, H: int) -> np.ndarray:
     bad = ~np.isfinite(pi) | (pi < 0)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{name}{list(idx)} = {pi[idx]!r} is not a probability")
+        raise ValueError(f"{name}{list(idx)} = {float(pi[idx])!r} is not a probability")
     sums = pi.sum(axis=-1)
     off = np.abs(sums - 1.0) > 1e-8
     if off.any():
         idx = tuple(int(i) for i in np.argwhere(off)[0])
-        raise ValueError(f"{name}{list(idx)} sums to {sums[idx]!r}, not 1")
+        raise ValueError(f"{name}{list(idx)} sums to {float(sums[idx])!r}, not 1")
     return pi
 
 
