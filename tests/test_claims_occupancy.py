@@ -162,3 +162,34 @@ def test_max_entropy_rates_pass_and_write_sweep(tmp_path):
     assert list((tmp_path / "_sweeps").glob("*.npz"))
     again = check_max_entropy_rates(True, out_dir=tmp_path, figure=False, **_SMALL)
     assert again.measured == rep.measured     # resumed from the stored sweep
+
+
+def test_max_entropy_rates_fail_without_bonus():
+    """Certainty equivalence (bonus_scale=0): on rates_instance it converges as well as the
+    real learners, but on hard_exploration_instance UCBVI-Ent without bonus is trapped
+    behind the decoy after a failed first try of the gate, its gap stalls and the check
+    fails."""
+    import functools
+
+    from proofs_check.claims.max_entropy_exploration import _log_allowance
+    from tabular_rl.learners.max_entropy import entgame, ucbvi_ent
+
+    no_bonus = {"visitation": functools.partial(entgame, bonus_scale=0.0),
+                "trajectory": functools.partial(ucbvi_ent, bonus_scale=0.0)}
+    rep = check_max_entropy_exploration(True, out_dir=None, parts=("rates",),
+                                        learner=no_bonus, rates_options=_SMALL)
+    assert rep.verdict == "fail"
+    T_hard = 2.0 ** np.arange(5, 12)           # the quick default of the hard part
+    assert rep.measured["exploration_gap_slope_low"] > -1.0 + _log_allowance(T_hard, 3.0)
+    # the mean gap at T_max stays a sizable fraction of the trap level, with its interval
+    assert rep.measured["exploration_gap_at_T_max_low"] > 0.25 * rep.measured[
+        "exploration_trap_gap"]
+
+
+def test_max_entropy_rates_real_learners_escape_the_trap():
+    from proofs_check.claims.max_entropy_exploration import check_max_entropy_rates
+
+    rep = check_max_entropy_rates(True, seed=1, out_dir=None, figure=False, **_SMALL)
+    assert rep.verdict == "pass", rep.details
+    assert rep.measured["exploration_gap_at_T_max_high"] < 0.1 * rep.measured[
+        "exploration_trap_gap"]

@@ -8,8 +8,10 @@ import pytest
 
 from proofs_check.claims.max_entropy_exploration import (
     exact_entropy_optima,
+    hard_exploration_instance,
     rates_instance,
     trajectory_entropy_bruteforce,
+    trap_gap,
 )
 from tabular_rl import EpisodicMDP
 from tabular_rl.learners.max_entropy import (
@@ -102,6 +104,33 @@ def test_ucbvi_ent_output_is_exact_and_learns():
     frozen = ucbvi_ent(mdp, 2048, record_at=pts, seeds=2, seed=1, optimum=traj_opt,
                        learn_model=False)
     np.testing.assert_allclose(frozen.gap[:, 0], frozen.gap[:, 1])
+
+
+def test_hard_exploration_instance_and_trap_gap_closed_form():
+    R, D, n, q = 16, 5, 5, 0.6
+    mdp = hard_exploration_instance(R, D, n, q)
+    assert (mdp.S, mdp.A, mdp.H) == (2 + D + R, 2, 1 + n)
+    np.testing.assert_allclose(np.asarray(mdp.P).sum(axis=-1), 1.0, atol=1e-15)
+    # Q*(gate) - Q*(decoy) = h(q) + n (q log R - log D); trap = log(1 + e^delta) (A = 2)
+    delta = -q * np.log(q) - (1 - q) * np.log(1 - q) + n * (q * np.log(R) - np.log(D))
+    assert delta > 0
+    assert trap_gap(mdp) == pytest.approx(np.log1p(np.exp(delta)), rel=1e-12)
+    with pytest.raises(ValueError, match="q must"):
+        hard_exploration_instance(q=1.0)
+    with pytest.raises(ValueError, match="region"):
+        hard_exploration_instance(region=0)
+
+
+def test_ucbvi_ent_without_bonus_is_trapped_with_bonus_escapes():
+    mdp = hard_exploration_instance()
+    _, opt = exact_entropy_optima(mdp)
+    trap = trap_gap(mdp)
+    pts = np.array([1024])
+    real = ucbvi_ent(mdp, 1024, record_at=pts, seeds=8, seed=3, optimum=opt, bonus_scale=0.1)
+    ce = ucbvi_ent(mdp, 1024, record_at=pts, seeds=8, seed=3, optimum=opt, bonus_scale=0.0)
+    assert real.gap.max() < 0.2 * trap
+    # a failed first try of the gate traps the bonus-less learner at about the trap gap
+    assert np.sum(ce.gap[:, 0] > 0.5 * trap) >= 2
 
 
 def test_learners_reject_bad_input():

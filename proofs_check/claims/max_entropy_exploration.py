@@ -1,13 +1,13 @@
-r"""``occ.max-entropy-exploration`` (exact optima): visitation and trajectory entropy.
+r"""``occ.max-entropy-exploration``: visitation and trajectory entropy, exact optima and rates.
 
 Paper: D. Tiapkin, D. Belomestny, D. Calandriello, É. Moulines, R. Munos, A. Naumov,
 P. Perrault, Y. Tang, M. Valko, P. Ménard, "Fast Rates for Maximum Entropy Exploration",
 ICML 2023 (arXiv:2303.08059). Only the abstract and the opening of the paper could be read
 while writing this module; the definitions below follow its §2 as far as it could be
 retrieved, and the identity of (ii) is derived in full here (it is the chain rule of
-entropy). This module checks the *exact-optimum* part of the claim only; the sample
+entropy). Parts (i)-(ii) check the exact optima; part (iii) checks the sample
 complexities (:math:`\tilde O(H^3S^2A/\varepsilon^2)` visitation,
-:math:`\tilde O(\mathrm{poly}(S,A,H)/\varepsilon)` trajectory) are not checked here.
+:math:`\tilde O(\mathrm{poly}(S,A,H)/\varepsilon)` trajectory) as rates in :math:`T`.
 
 (i) **Visitation entropy.** :math:`\mathrm{VE}(d^\pi) = \sum_{h} \mathcal H(d^\pi_h)` with
     :math:`d^\pi_h(s,a)` the step-:math:`h` state-action visitation (episodic), and the
@@ -58,7 +58,19 @@ complexities (:math:`\tilde O(H^3S^2A/\varepsilon^2)` visitation,
     episodes :math:`T`. Stated (abstract of the paper; the theorem statements themselves
     could not be read): visitation :math:`\tilde O(H^3S^2A/\varepsilon^2)` episodes, i.e.
     gap :math:`\tilde O(T^{-1/2})`; trajectory :math:`\tilde O(\mathrm{poly}/\varepsilon)`,
-    i.e. gap :math:`\tilde O(T^{-1})`. Both are *upper bounds*, checked as such.
+    i.e. gap :math:`\tilde O(T^{-1})`. Both are *upper bounds*, checked as such. On that
+    benign instance a learner without exploration bonus converges as well, so the same
+    trajectory rate is also checked on :func:`hard_exploration_instance` (a gate in front
+    of a large high-entropy region, behind a decoy), where UCBVI-Ent without bonus is
+    trapped and its gap stalls at about :func:`trap_gap` (the check then fails); see
+    :func:`check_max_entropy_rates`.
+
+Source note (re-checked): the public mirrors of arXiv:2303.08059 reachable through the
+search tool return the abstract and the opening of the introduction only; the theorem
+statements (numbers, constants, exact bonuses) could not be read. The complexities above are
+the abstract's; the learners follow the authors' code (``d-tiapkin/max-entropy-exploration``,
+which also ships ``entgame_nobonus.py`` and ``ucbvi_ent_nobonus.py``, certainty-equivalent
+ablations of the kind the bonus-less test learners mirror).
 """
 
 from __future__ import annotations
@@ -80,8 +92,9 @@ from .._instances import random_mdp, rng_for
 from ..registry import Claim, Paper, Report, register
 
 __all__ = ["MAX_ENTROPY_EXPLORATION", "TIAPKIN_2023", "check_max_entropy_exploration",
-           "check_max_entropy_rates", "exact_entropy_optima", "rates_instance",
-           "trajectory_entropy_bruteforce", "transition_entropy_reward"]
+           "check_max_entropy_rates", "exact_entropy_optima", "hard_exploration_instance",
+           "rates_instance", "trap_gap", "trajectory_entropy_bruteforce",
+           "transition_entropy_reward"]
 
 TIAPKIN_2023 = Paper(
     title="Fast Rates for Maximum Entropy Exploration",
@@ -377,8 +390,8 @@ def _figure(out_dir, label, fw, plain, F_cvx) -> str:
 
 # ----------------------------------------------------------------------------- (iii) rates
 
-#: Family-wise level of the rates part: each of its two interval checks is made at level
-#: 1 - RATES_ALPHA / 2 (Bonferroni).
+#: Family-wise level of the rates part: each of its three interval checks is made at level
+#: 1 - RATES_ALPHA / 3 (Bonferroni).
 RATES_ALPHA = 0.05
 #: Bonus scale of both learners in the rates part (see :func:`check_max_entropy_rates`).
 RATES_BONUS_SCALE = 0.1
@@ -396,6 +409,93 @@ def rates_instance(seed: int = 0) -> EpisodicMDP:
     return EpisodicMDP(P, np.zeros((S, A)), H, np.eye(S)[0])
 
 
+#: Layout of :func:`hard_exploration_instance`: region size, decoy size, steps after the
+#: gate, success probability of the gate.
+HARD_REGION, HARD_DECOY, HARD_STEPS, HARD_Q = 16, 5, 5, 0.6
+
+
+def hard_exploration_instance(region: int = HARD_REGION, decoy: int = HARD_DECOY,
+                              steps: int = HARD_STEPS, q: float = HARD_Q) -> EpisodicMDP:
+    r"""A gate in front of a large high-entropy region, behind a decoy: the instance on
+    which certainty equivalence (no exploration bonus) stalls for the trajectory entropy.
+
+    States: ``0`` the start (fixed :math:`s_0`), ``1`` a dead end (absorbing), ``2 ..
+    1+decoy`` the decoy :math:`D`, the remaining ``region`` states the region :math:`R`;
+    :math:`A = 2`, :math:`H = 1 + \mathrm{steps}`, stationary kernel, zero reward. From
+    :math:`s_0`, action 0 moves uniformly into :math:`D`; action 1 (the *gate*) moves
+    uniformly into :math:`R` with probability :math:`q` and to the dead end otherwise.
+    :math:`D` and :math:`R` move uniformly within themselves under both actions.
+
+    Why it separates (soft values with the transition-entropy reward of part (ii)): a
+    step in :math:`R` (:math:`D`) adds :math:`\log|R|` (:math:`\log|D|`) of transition
+    entropy, the dead end 0, and every state adds the same policy entropy, so with
+    :math:`n = H-1` transition-entropy steps
+
+    .. math::
+
+        Q^*_0(s_0,\text{gate}) - Q^*_0(s_0,0) = h(q) + n\,(q\log|R| - \log|D|)
+        \quad(> 0 \text{ for the defaults: } 0.673 + 5(1.664 - 1.609)),
+
+    while after a *first* visit to the gate that fails (probability :math:`1-q`), the
+    empirical kernel of the gate is the point mass on the dead end and a learner without
+    bonus believes :math:`\hat Q_0(s_0,\text{gate}) - \hat Q_0(s_0,0) = -n\log|D|`
+    (:math:`-8.05` by default): its soft-greedy policy plays the gate with probability
+    about :math:`e^{-n\log|D|} \approx 3\cdot 10^{-4}` per episode, and further failures
+    do not change the estimate, so it stays trapped for thousands of episodes. Even a
+    first try that succeeds rarely frees it: the plug-in entropy of a transition spread
+    over :math:`|R| = 16` states, seen a few times, is biased low (by about
+    :math:`(|R|-1)/(2n)`), the well-sampled decoy then looks better, the gate is played
+    rarely and the region's estimates stay biased — the bias that UCBVI-Ent's entropy
+    bonuses :math:`\sqrt{\beta^{\mathrm{ent}}_1/n} + \beta^{\mathrm{ent}}_2/n`
+    compensate. The learners' default for never-visited pairs (:math:`Q = \bar V_h`, in
+    ``_soft_plan``) is optimistic with or without bonus, so the gate *is* tried once; the
+    trap is what a few samples suggest. With the bonus, the gate's optimistic value
+    exceeds the decoy's until the gate and the region have been sampled enough.
+    (For the visitation entropy there is no such trap: the entropy's derivative is
+    infinite at 0, so certainty-equivalent EntGame keeps visiting every pair it believes
+    reachable at a polynomial rate, the gate included, and learns :math:`q`.)
+    """
+    region, decoy, steps = int(region), int(decoy), int(steps)
+    if region < 1 or decoy < 1 or steps < 1:
+        raise ValueError(f"region, decoy and steps must be >= 1, got {region}, {decoy}, {steps}")
+    if not 0.0 < q < 1.0:
+        raise ValueError(f"q must lie in (0, 1), got {q!r}")
+    S, A = 2 + decoy + region, 2
+    D, R = slice(2, 2 + decoy), slice(2 + decoy, S)
+    P = np.zeros((S, A, S))
+    P[0, 0, D] = 1.0 / decoy
+    P[0, 1, R] = q / region
+    P[0, 1, 1] = 1.0 - q
+    P[1, :, 1] = 1.0
+    P[D, :, D] = 1.0 / decoy
+    P[R, :, R] = 1.0 / region
+    return EpisodicMDP(P, np.zeros((S, A)), 1 + steps, np.eye(S)[0])
+
+
+def _trajectory_optimum(mdp: EpisodicMDP, soft_solver: Callable | None = None):
+    """``(max trajectory entropy, soft solution)`` (part (ii))."""
+    from tabular_rl.regularizers import Shannon
+
+    soft_solver = soft_solver or _default_soft_solver
+    m_r = EpisodicMDP(mdp.P, transition_entropy_reward(mdp), mdp.H, mdp.mu)
+    sol = soft_solver(m_r, Shannon(1.0))
+    return float(_entropy_rows(mdp.mu)) + float(mdp.mu @ sol.v[0]), sol
+
+
+def trap_gap(mdp: EpisodicMDP, *, soft_solver: Callable | None = None,
+             gate: int = 1) -> float:
+    r"""Trajectory-entropy gap of the best policy that never plays ``gate`` at
+    :math:`(h=0, s_0=0)`: :math:`\log\sum_a e^{Q^*_0(s_0,a)} -
+    \log\sum_{a\ne\mathrm{gate}} e^{Q^*_0(s_0,a)}` (exact, from the soft optimum), the
+    level at which a learner trapped as in :func:`hard_exploration_instance` stays."""
+    _, sol = _trajectory_optimum(mdp, soft_solver)
+    P0 = _dense_P(mdp, 0)[0]                                  # (A, S)
+    q0 = transition_entropy_reward(mdp)[0, 0] + P0 @ np.asarray(sol.v[1], dtype=np.float64)
+    keep = np.delete(q0, gate)
+    m = q0.max()
+    return float(np.log(np.exp(q0 - m).sum()) - np.log(np.exp(keep - m).sum()))
+
+
 def exact_entropy_optima(mdp: EpisodicMDP, *, convex_solver: Callable | None = None,
                          soft_solver: Callable | None = None) -> tuple[float, float]:
     r"""``(max visitation entropy, max trajectory entropy)`` of an episodic model.
@@ -405,15 +505,10 @@ def exact_entropy_optima(mdp: EpisodicMDP, *, convex_solver: Callable | None = N
     maximum); trajectory: :math:`\mathcal H(\mu) + \mu^\top V^*_0` by soft backward induction
     with reward :func:`transition_entropy_reward` (part (ii)).
     """
-    from tabular_rl.regularizers import Shannon
-
     convex_solver = convex_solver or (lambda m, over: max_entropy_occupancy(m, over=over))
-    soft_solver = soft_solver or _default_soft_solver
     cvx = convex_solver(mdp, over="state_action")
     vis = occupancy_entropy(policy_to_occupancy(mdp, cvx.policy), over="state_action")
-    m_r = EpisodicMDP(mdp.P, transition_entropy_reward(mdp), mdp.H, mdp.mu)
-    sol = soft_solver(m_r, Shannon(1.0))
-    traj = float(_entropy_rows(mdp.mu)) + float(mdp.mu @ sol.v[0])
+    traj, _ = _trajectory_optimum(mdp, soft_solver)
     return float(vis), float(traj)
 
 
@@ -421,8 +516,9 @@ def _rates_cell(config: dict, rng: np.random.Generator, *, learners=None) -> dic
     """One batch of seeds of one learner: exact entropies ``(batch, k)`` on the T grid."""
     from tabular_rl.learners.max_entropy import entgame, ucbvi_ent
 
-    mdp = rates_instance(int(config["instance_seed"]))
-    kind = config["learner"]
+    hard = config["learner"] == "trajectory-hard"
+    mdp = hard_exploration_instance() if hard else rates_instance(int(config["instance_seed"]))
+    kind = "trajectory" if hard else config["learner"]
     fn = (learners or {}).get(kind)
     if fn is None:
         base = entgame if kind == "visitation" else ucbvi_ent
@@ -446,7 +542,8 @@ def check_max_entropy_rates(quick: bool = False, *, seed: int = 0,
                             convex_solver: Callable | None = None,
                             soft_solver: Callable | None = None, T_grid=None,
                             seeds: int | None = None, bonus_scale: float = RATES_BONUS_SCALE,
-                            n_boot: int = 2000, figure: bool = True) -> Report:
+                            n_boot: int = 2000, figure: bool = True, hard_T_grid=None,
+                            hard_seeds: int | None = None) -> Report:
     r"""Entropy gap of EntGame (visitation) and UCBVI-Ent (trajectory) vs episodes :math:`T`.
 
     Statement (Tiapkin et al., ICML 2023, abstract; the theorem texts could not be read):
@@ -466,7 +563,22 @@ def check_max_entropy_rates(quick: bool = False, *, seed: int = 0,
     is recorded at every grid point (exact entropies in the true model; the optimum from
     :func:`exact_entropy_optima`). The log-log slope of the mean gap over seeds is fitted
     with :func:`tabular_rl.rates.fits.fit_slope` (expanded percentile bootstrap over seeds,
-    level :math:`1-0.05/2` each, Bonferroni over the two checks).
+    level :math:`1-0.05/3` each, Bonferroni over the three checks).
+
+    Hard exploration (the third check). On :func:`rates_instance` a learner *without*
+    exploration bonus (``bonus_scale=0``, certainty equivalence) converges just as well, so
+    the rates there cannot tell it from a correct one. UCBVI-Ent is therefore also run on
+    :func:`hard_exploration_instance` (S=23, A=2, H=6; :math:`T\in[2^5, 2^{11}]`, 32 seeds
+    in quick mode, :math:`[2^5, 2^{13}]`, 96 seeds in full), and its trajectory-entropy gap
+    must also satisfy the :math:`\tilde O(T^{-1})` upper bound (same allowance). A learner
+    without bonus is trapped behind the decoy (see that function): its gap stays near
+    :func:`trap_gap`, the exact gap of the best policy that never takes the gate, its slope
+    is about 0, and the check fails. The mean gap at the largest :math:`T` with a
+    percentile-bootstrap interval over seeds, and the trap gap, are reported (information).
+    EntGame is not run there: for the visitation entropy certainty equivalence is no trap
+    (the entropy's derivative is infinite at 0, so the bonus-less EntGame keeps visiting
+    every pair it believes reachable at a polynomial rate), and on this instance it
+    converges like :math:`1/T` too; a bonus-less EntGame is *not* caught by this check.
 
     Verdict (both must hold, :func:`tabular_rl.rates.verdicts.verdict_upper_bound`):
     visitation slope not significantly above :math:`-1/2 + \mathrm{allow}_v`; trajectory
@@ -498,6 +610,8 @@ def check_max_entropy_rates(quick: bool = False, *, seed: int = 0,
         The exact solvers (as in :func:`check_max_entropy_exploration`).
     T_grid, seeds, bonus_scale, n_boot, figure
         Override the sweep (for tests).
+    hard_T_grid, hard_seeds
+        Override the sweep on :func:`hard_exploration_instance`.
     """
     from tabular_rl.rates import Sweep, fit_slope, run_sweep, verdict_upper_bound
 
@@ -505,7 +619,11 @@ def check_max_entropy_rates(quick: bool = False, *, seed: int = 0,
         T_grid = 2 ** np.arange(6, 14 if quick else 16)
     T_grid = [int(t) for t in T_grid]
     seeds = int(seeds or (64 if quick else 192))
-    batch = 32 if seeds % 32 == 0 else (16 if seeds % 16 == 0 else 1)
+    batch = _batch(seeds)
+    if hard_T_grid is None:
+        hard_T_grid = 2 ** np.arange(5, 12 if quick else 14)
+    hard_T_grid = [int(t) for t in hard_T_grid]
+    hard_seeds = int(hard_seeds or (32 if quick else 96))
     mdp = rates_instance(seed)
     vis_opt, traj_opt = exact_entropy_optima(mdp, convex_solver=convex_solver,
                                              soft_solver=soft_solver)
@@ -517,40 +635,56 @@ def check_max_entropy_rates(quick: bool = False, *, seed: int = 0,
                   grid={"learner": ["visitation", "trajectory"]}, seeds=seeds // batch,
                   root_seed=seed, fixed={"batch": batch, "T_grid": T_grid,
                                          "instance_seed": seed, "bonus_scale": bonus_scale})
+    hard_mdp = hard_exploration_instance()
+    hard_opt, _ = _trajectory_optimum(hard_mdp, soft_solver)
+    trap = trap_gap(hard_mdp, soft_solver=soft_solver)
+    hard_batch = _batch(hard_seeds)
+    hard_sweep = Sweep("occ.max-entropy-exploration-hard", cell,
+                       grid={"learner": ["trajectory-hard"]}, seeds=hard_seeds // hard_batch,
+                       root_seed=seed, fixed={"batch": hard_batch, "T_grid": hard_T_grid,
+                                              "instance_seed": 0, "bonus_scale": bonus_scale})
     with tempfile.TemporaryDirectory() as tmp:
         base = tmp if out_dir is None else os.fspath(out_dir)
         result = run_sweep(sweep, _sweep_path(base, sweep, custom), progress=False,
                            overwrite=custom)
         ent = result.metric("entropy")                        # (2, cells, batch, k)
+        hard_ent = run_sweep(hard_sweep, _sweep_path(base, hard_sweep, custom), progress=False,
+                             overwrite=custom).metric("entropy")
     ent = ent.reshape(2, -1, len(T_grid))                     # (2, seeds, k)
+    hard_ent = hard_ent.reshape(-1, len(hard_T_grid))         # (seeds, k)
     T = np.asarray(T_grid, dtype=np.float64)
-    level = 1.0 - RATES_ALPHA / 2
+    T_hard = np.asarray(hard_T_grid, dtype=np.float64)
+    level = 1.0 - RATES_ALPHA / 3
     out, fits = {}, {}
     n_neg = 0
-    for i, (kind, opt, stated_exp, power) in enumerate((
-            ("visitation", vis_opt, -0.5, LOG_POWER_VISITATION),
-            ("trajectory", traj_opt, -1.0, LOG_POWER_TRAJECTORY))):
-        gap = opt - ent[i]                                    # (seeds, k)
+    for kind, opt, stated_exp, power, grid, e in (
+            ("visitation", vis_opt, -0.5, LOG_POWER_VISITATION, T, ent[0]),
+            ("trajectory", traj_opt, -1.0, LOG_POWER_TRAJECTORY, T, ent[1]),
+            ("exploration", hard_opt, -1.0, LOG_POWER_TRAJECTORY, T_hard, hard_ent)):
+        gap = opt - e                                         # (seeds, k)
         # A gap at or below the optimum's own accuracy is floored there (counted).
         floor = CVX_REL_TOL * max(1.0, abs(opt)) if kind == "visitation" else \
             FP_REL_TOL * max(1.0, abs(opt))
         n_neg += int(np.sum(gap < -floor))
         gap = np.maximum(gap, floor)
-        fit = fit_slope(T, gap.T, n_boot=n_boot, level=level, seed=seed, center="mean",
+        fit = fit_slope(grid, gap.T, n_boot=n_boot, level=level, seed=seed, center="mean",
                         interval="expanded")
-        allow = _log_allowance(T, power)
+        allow = _log_allowance(grid, power)
         v = verdict_upper_bound(fit, stated_exp + allow)
-        fits[kind] = (fit, v, stated_exp, allow, gap)
+        fits[kind] = (fit, v, stated_exp, allow, gap, grid)
         out[kind] = v
-    ok = bool(out["visitation"]) and bool(out["trajectory"]) and n_neg == 0
+    ok = all(bool(v) for v in out.values()) and n_neg == 0
+    hard_gap = fits["exploration"][4][:, -1]
+    hard_lo, hard_hi = _mean_interval(hard_gap, n_boot, level, seed)
     fv, ft = fits["visitation"][0], fits["trajectory"][0]
     separated = bool(ft.high < fv.low)
     figures = ()
     if figure and out_dir is not None:
-        figures = (_rates_figure(out_dir, T, fits, seeds, bonus_scale),)
+        figures = (_rates_figure(out_dir, fits, seeds, bonus_scale, trap,
+                                  hard_seeds),)
     measured = {}
     stated = {}
-    for kind, (fit, v, e, allow, gap) in fits.items():
+    for kind, (fit, v, e, allow, gap, _) in fits.items():
         measured[f"{kind}_gap_slope"] = fit.slope
         measured[f"{kind}_gap_slope_low"] = fit.low
         measured[f"{kind}_gap_slope_high"] = fit.high
@@ -559,8 +693,14 @@ def check_max_entropy_rates(quick: bool = False, *, seed: int = 0,
                                       f"(log^{LOG_POWER_VISITATION:g} T allowance)")
     stated["trajectory_gap_slope"] = (f"upper bound {-1.0:g} + {fits['trajectory'][3]:.3f} "
                                       f"(log^{LOG_POWER_TRAJECTORY:g} T allowance)")
+    stated["exploration_gap_slope"] = (f"upper bound {-1.0:g} + {fits['exploration'][3]:.3f} "
+                                       f"(log^{LOG_POWER_TRAJECTORY:g} T allowance)")
+    measured["exploration_gap_at_T_max_low"] = hard_lo
+    measured["exploration_gap_at_T_max_high"] = hard_hi
+    measured["exploration_trap_gap"] = trap
     measured["slopes_separated"] = separated
     measured["negative_gaps"] = n_neg
+    hs = hard_mdp
     details = (f"rates on rates_instance(seed={seed}) (S=4, A=2, H=3): EntGame and UCBVI-Ent "
                f"(bonus scale {bonus_scale:g}), T in [{T_grid[0]}, {T_grid[-1]}] "
                f"({len(T_grid)} points), {seeds} seeds; exact optima VE* = {vis_opt:.6g}, "
@@ -568,10 +708,31 @@ def check_max_entropy_rates(quick: bool = False, *, seed: int = 0,
                f"Trajectory: {out['trajectory'].label}. Information: the intervals are "
                f"{'' if separated else 'not '}separated (no separation is stated on a fixed "
                f"instance: the max-entropy occupancy is interior, so the visitation gap is "
-               f"second order, ~1/T). Gaps below the optimum's accuracy: {n_neg}.")
+               f"second order, ~1/T). Hard exploration (hard_exploration_instance: gate "
+               f"behind a decoy, S={hs.S}, A={hs.A}, H={hs.H}; UCBVI-Ent, T in "
+               f"[{hard_T_grid[0]}, {hard_T_grid[-1]}], {hard_seeds} seeds, H*(traj) = "
+               f"{hard_opt:.6g}): {out['exploration'].label}; mean gap at T={hard_T_grid[-1]}: "
+               f"{float(hard_gap.mean()):.3g} [{hard_lo:.3g}, {hard_hi:.3g}] "
+               f"({100 * level:.1f}% bootstrap), against the gap {trap:.3g} of the best "
+               f"policy that never takes the gate (where a learner without bonus stays "
+               f"trapped). Levels {100 * level:.1f}% each (Bonferroni over 3 fits). "
+               f"Gaps below the optimum's accuracy: {n_neg}.")
     return Report(claim_id="occ.max-entropy-exploration", verdict="pass" if ok else "fail",
                   measured=measured, stated=stated, details=details, figures=figures,
-                  n_instances=1)
+                  n_instances=2)
+
+
+def _batch(seeds: int) -> int:
+    return 32 if seeds % 32 == 0 else (16 if seeds % 16 == 0 else 1)
+
+
+def _mean_interval(x: np.ndarray, n_boot: int, level: float, seed: int) -> tuple[float, float]:
+    """Percentile-bootstrap interval of the mean of ``x`` over seeds."""
+    rng = np.random.default_rng([int(seed), 4409])
+    idx = rng.integers(0, x.shape[0], size=(int(n_boot), x.shape[0]))
+    boots = x[idx].mean(axis=1)
+    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
 
 
 def _sweep_path(out_dir: str, sweep, custom: bool) -> str:
@@ -586,15 +747,17 @@ def _sweep_path(out_dir: str, sweep, custom: bool) -> str:
     return os.path.join(os.fspath(out_dir), "_sweeps", f"{sweep.name}-{digest}{tag}.npz")
 
 
-def _rates_figure(out_dir, T, fits, seeds, bonus_scale) -> str:
+def _rates_figure(out_dir, fits, seeds, bonus_scale, trap, hard_seeds) -> str:
     from tabular_rl.plotting import agg_subplots
 
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "occ.max-entropy-exploration_rates.png")
     fig, ax = agg_subplots(figsize=(8.0, 6.2))
     names = {"visitation": "EntGame: visitation-entropy gap",
-             "trajectory": "UCBVI-Ent: trajectory-entropy gap"}
-    for (kind, (fit, v, e, allow, gap)), c in zip(fits.items(), ("C0", "C3"), strict=True):
+             "trajectory": "UCBVI-Ent: trajectory-entropy gap",
+             "exploration": "UCBVI-Ent on the hard-exploration instance"}
+    for (kind, (fit, v, e, allow, gap, T)), c in zip(fits.items(), ("C0", "C3", "C2"),
+                                                      strict=True):
         lo, hi = np.quantile(gap, [0.1, 0.9], axis=0)
         ax.fill_between(T, lo, hi, color=c, alpha=0.15, lw=0)
         ax.plot(T, gap.mean(axis=0), "o-", color=c, ms=4,
@@ -605,10 +768,13 @@ def _rates_figure(out_dir, T, fits, seeds, bonus_scale) -> str:
         ax.plot(T, y0 * (T / T[0]) ** e, ":", color=c, lw=2.0,
                 label=f"  stated upper bound slope {e:g} (+{allow:.2f} for log factors)")
         ax.plot([], [], " ", label="  " + v.label.replace(" (", "\n    (", 1))
+    ax.axhline(trap, color="C2", lw=0.8, ls="-.",
+               label="hard instance: gap of the best policy avoiding the gate (CE trap)")
     ax.set(xscale="log", yscale="log", xlabel="episodes T",
            ylabel="entropy gap of the returned policy (nats, exact)")
     ax.set_title("occ.max-entropy-exploration: sample-based rates (Tiapkin et al. 2023)\n"
-                 f"S=4, A=2, H=3, {seeds} seeds, bonus scale {bonus_scale:g}", fontsize=10)
+                 f"rates_instance S=4, A=2, H=3 and hard_exploration_instance; {seeds} seeds "
+                 f"(hard: {hard_seeds}), bonus scale {bonus_scale:g}", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
     fig.savefig(path, dpi=120, bbox_inches="tight")
@@ -622,7 +788,8 @@ MAX_ENTROPY_EXPLORATION = register(Claim(
     statement=("Tiapkin et al. 2023: (i)-(ii) exact optima; (iii) sample-based rates -- "
                "EntGame's visitation-entropy gap is O~(T^-1/2) and UCBVI-Ent's "
                "trajectory-entropy gap O~(T^-1) in the number of episodes T (upper bounds, "
-               "fitted slopes with seed-bootstrap intervals). Exact optima: "
+               "fitted slopes with seed-bootstrap intervals), the latter also on a "
+               "hard-exploration instance where a bonus-less learner stalls. Exact optima: "
                "the maximal visitation entropy VE = sum_h H(d_h) (and the discounted H(d)) is "
                "the optimum of a concave program over the occupancy polytope — cvxpy and "
                "certified Frank-Wolfe agree within the Frank-Wolfe gap; the maximal "
@@ -633,6 +800,7 @@ MAX_ENTROPY_EXPLORATION = register(Claim(
     instances=("seeded discounted (S<=20, dense/CSR) and episodic (S<=10, H<=5) MDPs for the "
                "visitation entropy; tiny episodic MDPs (S=3, A=2, H<=5, stochastic and "
                "deterministic) for the trajectory entropy; one S=4, A=2, H=3 stochastic "
-               "episodic MDP for the rates"),
+               "episodic MDP for the rates and the S=23, A=2, H=6 gate-behind-a-decoy "
+               "instance for hard exploration"),
     check=check_max_entropy_exploration,
 ))

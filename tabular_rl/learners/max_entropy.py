@@ -65,8 +65,12 @@ the last step, where the reward is 0), :math:`Q = \bar V_h` when :math:`n = 0`; 
 returns the soft-greedy policy :math:`\pi^t_h(\cdot|s) = \mathrm{softmax}(Q^t_h(s,\cdot))`.
 
 ``bonus_scale`` multiplies every bonus (1: the constants above; 0: no bonus, certainty
-equivalence). ``learn_model=False`` freezes the counts at zero (a deliberately broken
-learner that never updates its model, for tests of the rate claim).
+equivalence; never-visited pairs keep their optimistic :math:`Q = (H-h)\bar r_t` resp.
+:math:`\bar V_h` in either case, so a bonus-less learner tries every reachable pair once
+and then trusts its estimates — see
+:func:`proofs_check.claims.max_entropy_exploration.hard_exploration_instance` for an
+instance where that traps UCBVI-Ent). ``learn_model=False`` freezes the counts at zero
+(a deliberately broken learner that never updates its model, for tests of the rate claim).
 
 Everything reported is exact on the true model: the mixture's visitation distributions by
 the exact occupancy recursion (the same as :func:`tabular_rl.occupancy.policy_to_occupancy`),
@@ -384,13 +388,15 @@ def _ucbvi_ent_kernel(indptr, indices, data, cdf, hi, kern_of_h, mu_cdf, mu_hi, 
         key = keys[j]
         cnt = np.zeros((H, S, A, S))
         n = np.zeros((H, S, A))
+        ent = np.zeros((H, S, A))        # H(P^_h(.|s,a)), cached (changes only on a visit)
+        bon = np.zeros((H, S, A))        # the (scaled) bonus, cached likewise
         pi = np.full((H, S, A), 1.0 / A)
         Q = np.zeros(A)
         Vn = np.zeros((H + 1, S))
         rec = 0
         for t in range(n_ep):
             # 1. optimistic soft backward induction on the empirical model
-            _soft_plan(cnt, n, Vn, Q, pi, L, scale, Sm1, lsa)
+            _soft_plan(cnt, n, ent, bon, Vn, Q, pi, lsa)
             # 2. one episode with the soft-greedy policy
             base = np.uint64(t) * stride
             s = E.draw_start(mu_cdf, mu_hi, key, base)
@@ -401,9 +407,10 @@ def _ucbvi_ent_kernel(indptr, indices, data, cdf, hi, kern_of_h, mu_cdf, mu_hi, 
                                  ctr + np.uint64(1))
                 if learn:
                     _record_transition(cnt, n, h, s, a, s2)
+                    _pair_stats(cnt, n, ent, bon, h, s, a, L, scale, Sm1, lsa)
                 s = s2
             if rec < pts.shape[0] and t + 1 == pts[rec]:
-                _soft_plan(cnt, n, Vn, Q, pi, L, scale, Sm1, lsa)
+                _soft_plan(cnt, n, ent, bon, Vn, Q, pi, lsa)
                 for h in range(H):
                     for s in range(S):
                         for a in range(A):
@@ -412,35 +419,47 @@ def _ucbvi_ent_kernel(indptr, indices, data, cdf, hi, kern_of_h, mu_cdf, mu_hi, 
 
 
 @njit(cache=True)
-def _soft_plan(cnt, n, Vn, Q, pi, L, scale, Sm1, lsa):  # pragma: no cover - compiled
-    """The soft-greedy policy of the counts (the same backward pass as in the kernel)."""
+def _pair_stats(cnt, n, ent, bon, h, s, a, L, scale, Sm1, lsa):  # pragma: no cover - compiled
+    """Empirical transition entropy and scaled bonus of one visited pair (0 at the last step)."""
+    H, S = n.shape[0], n.shape[1]
+    nsa = n[h, s, a]
+    if h + 1 >= H or nsa <= 0.0:
+        ent[h, s, a] = 0.0
+        bon[h, s, a] = 0.0
+        return
+    e = 0.0
+    for y in range(S):
+        c = cnt[h, s, a, y]
+        if c > 0.0:
+            p = c / nsa
+            e -= p * np.log(p)
+    vnext = (H - h - 1) * lsa
+    bc = L + np.log(4.0 * np.e * nsa * (2.0 * nsa + 1.0))
+    lg = np.log(nsa)
+    b1 = L + lg * lg * np.log(2.0 * nsa * (nsa + 1.0))
+    b2 = (S - 1) * np.log(np.e * (1.0 + nsa / Sm1)) + 1.0
+    ent[h, s, a] = e
+    bon[h, s, a] = scale * (vnext * np.sqrt(bc / nsa) + np.sqrt(b1 / nsa) + b2 / nsa)
+
+
+@njit(cache=True)
+def _soft_plan(cnt, n, ent, bon, Vn, Q, pi, lsa):  # pragma: no cover - compiled
+    """The soft-greedy policy of the counts (cached entropies and bonuses of the pairs)."""
     H, S, A = n.shape
     for h in range(H - 1, -1, -1):
         vmax = (H - h) * lsa
-        vnext = (H - h - 1) * lsa
         for s in range(S):
             for a in range(A):
                 nsa = n[h, s, a]
                 if nsa > 0.0:
                     pv = 0.0
-                    ent = 0.0
-                    for y in range(S):
-                        c = cnt[h, s, a, y]
-                        if c > 0.0:
-                            p = c / nsa
-                            ent -= p * np.log(p)
-                            if h + 1 < H:
-                                pv += p * Vn[h + 1, y]
-                    b = 0.0
                     if h + 1 < H:
-                        bc = L + np.log(4.0 * np.e * nsa * (2.0 * nsa + 1.0))
-                        lg = np.log(nsa)
-                        b1 = L + lg * lg * np.log(2.0 * nsa * (nsa + 1.0))
-                        b2 = (S - 1) * np.log(np.e * (1.0 + nsa / Sm1)) + 1.0
-                        b = vnext * np.sqrt(bc / nsa) + np.sqrt(b1 / nsa) + b2 / nsa
-                    else:
-                        ent = 0.0
-                    Q[a] = ent + pv + scale * b
+                        for y in range(S):
+                            c = cnt[h, s, a, y]
+                            if c > 0.0:
+                                pv += c * Vn[h + 1, y]
+                        pv /= nsa
+                    Q[a] = ent[h, s, a] + pv + bon[h, s, a]
                 else:
                     Q[a] = vmax
             m = Q.max()
