@@ -153,6 +153,10 @@ def _ucbvi_kernel(indptr, indices, data, cdf, hi, kern_of_h, r, mu, mu_cdf, mu_h
         deg = np.zeros(SA, dtype=np.int64)
         n = np.zeros(SA)
         n_state = np.zeros((H + 1, S))       # N'(h, y): visits of y at step h
+        # w_bf[h, y] = min(c_bf / N'(h, y), H^2) (H^2 unvisited, 0 at h = H), kept up to date
+        # as N' changes instead of recomputed for every y in every planning pass.
+        w_bf = np.full((H + 1, S), Hf * Hf)
+        w_bf[H] = 0.0
         Q = np.empty((H, S, A))
         for h in range(H):
             Q[h] = cap[h]
@@ -163,7 +167,7 @@ def _ucbvi_kernel(indptr, indices, data, cdf, hi, kern_of_h, r, mu, mu_cdf, mu_h
         rec = 0
         for k in range(n_ep):
             if bernstein:
-                _plan_bernstein(r, Q, Vk, act, nxt, cnt, deg, n, n_state, L, c_bf, scale, cap)
+                _plan_bernstein(r, Q, Vk, act, nxt, cnt, deg, n, w_bf, L, scale, cap)
             else:
                 _plan_hoeffding(r, Q, Vk, act, nxt, cnt, deg, n, L, scale, cap)
             cum += v_star - E.deterministic_value(indptr, indices, data, kern_of_h, r, mu,
@@ -185,6 +189,8 @@ def _ucbvi_kernel(indptr, indices, data, cdf, hi, kern_of_h, r, mu, mu_cdf, mu_h
                 cnt[sa, p] += 1.0
                 n[sa] += 1.0
                 n_state[h + 1, s2] += 1.0
+                if h + 1 < H:
+                    w_bf[h + 1, s2] = min(c_bf / n_state[h + 1, s2], Hf * Hf)
                 s = s2
             if rec < pts.shape[0] and k + 1 == pts[rec]:
                 out[j, rec] = cum
@@ -229,22 +235,17 @@ def _plan_hoeffding(r, Q, Vk, act, nxt, cnt, deg, n, L, scale, cap):  # pragma: 
 
 
 @njit(cache=True)
-def _plan_bernstein(r, Q, Vk, act, nxt, cnt, deg, n, n_state, L, c_bf, scale,
+def _plan_bernstein(r, Q, Vk, act, nxt, cnt, deg, n, w_bf, L, scale,
                     cap):  # pragma: no cover
     """Alg. 2 with ``bonus_2`` (Bernstein-Freedman)."""
     H, S, A = r.shape
     Hf = float(H)
-    H2 = Hf * Hf
-    w = np.empty(S)
+    c_var = 8.0 * L
+    c_lin = 14.0 * Hf * L / 3.0
     for h in range(H - 1, -1, -1):
         vn = Vk[h + 1]
-        # min(100^2 H^3 S^2 A L^2 / N'_{h+1}(y), H^2), once per next state (0 at the end).
-        for y in range(S):
-            if h + 1 == H:
-                w[y] = 0.0
-            else:
-                ny = n_state[h + 1, y]
-                w[y] = min(c_bf / ny, H2) if ny > 0.0 else H2
+        # w[y] = min(100^2 H^3 S^2 A L^2 / N'_{h+1}(y), H^2), 0 at the end (kept by the caller)
+        w = w_bf[h + 1]
         for s in range(S):
             for a in range(A):
                 sa = s * A + a
@@ -260,11 +261,17 @@ def _plan_bernstein(r, Q, Vk, act, nxt, cnt, deg, n, n_state, L, c_bf, scale,
                         pv += cm * vy
                         pv2 += cm * vy * vy
                         pn += cm * w[y]
-                    pv /= nsa
-                    var = max(pv2 / nsa - pv * pv, 0.0)
-                    b = (np.sqrt(8.0 * L * var / nsa) + 14.0 * Hf * L / (3.0 * nsa)
-                         + np.sqrt(8.0 * (pn / nsa) / nsa))
-                    q = min(r[h, s, a] + pv + scale * b, Q[h, s, a], cap[h])
+                    inv = 1.0 / nsa                # one division per pair (hot loop)
+                    pv *= inv
+                    upper = min(Q[h, s, a], cap[h])
+                    q = r[h, s, a] + pv + scale * c_lin * inv
+                    if q < upper:                  # else capped: the square roots can't matter
+                        var = max(pv2 * inv - pv * pv, 0.0)
+                        b = (np.sqrt(c_var * var * inv) + c_lin * inv
+                             + np.sqrt(8.0 * pn) * inv)
+                        q = min(r[h, s, a] + pv + scale * b, upper)
+                    else:
+                        q = upper
                 else:
                     q = cap[h]
                 Q[h, s, a] = q
