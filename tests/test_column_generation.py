@@ -107,3 +107,14 @@ def test_validation():
         solve_cmdp_column_generation(cmdp, tol=0.0)
     with pytest.raises(ValueError, match="max_rounds"):
         solve_cmdp_column_generation(cmdp, max_rounds=0)
+    with pytest.raises(ValueError, match="stabilization"):
+        solve_cmdp_column_generation(cmdp, stabilization=1.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_stabilized_and_plain_agree(seed):
+    cmdp = random_cmdp(seed, S=15, A=4, K=3, frac=0.8)
+    plain = solve_cmdp_column_generation(cmdp, stabilization=0.0)
+    smooth = solve_cmdp_column_generation(cmdp, stabilization=0.5)
+    assert smooth.solution.value == pytest.approx(plain.solution.value, abs=1e-8)
+    assert smooth.gap <= 1e-8 and plain.gap <= 1e-8

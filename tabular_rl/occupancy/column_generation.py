@@ -65,6 +65,8 @@ References
 .. [2] L. S. Lasdon, *Optimization Theory for Large Systems*, Macmillan, 1970, Ch. 3.
 .. [3] E. Altman, *Constrained Markov Decision Processes*, Chapman & Hall/CRC, 1999, Ch. 3.
 .. [4] M. L. Puterman, *Markov Decision Processes*, Wiley, 1994, §6.9.
+.. [5] P. Wentges, "Weighted Dantzig-Wolfe decomposition for linear mixed-integer
+   programming", International Transactions in Operational Research 4(2), 1997.
 """
 
 from __future__ import annotations
@@ -185,7 +187,8 @@ def _report(msg: str, strict: bool) -> None:
 
 
 def solve_cmdp_column_generation(cmdp: ConstrainedMDP, *, mu=None, tol: float = 1e-8,
-                                 max_rounds: int = 500, oracle: Callable | None = None,
+                                 max_rounds: int = 500, stabilization: float = 0.5,
+                                 oracle: Callable | None = None,
                                  strict: bool = False) -> ColumnGenerationResult:
     r"""Solve a discounted constrained MDP by column generation with a certified gap.
 
@@ -203,6 +206,13 @@ def solve_cmdp_column_generation(cmdp: ConstrainedMDP, *, mu=None, tol: float = 
         phase-1 decision :math:`t^* \le` ``tol``.
     max_rounds : int
         Pricing rounds (phase 1 and 2 together).
+    stabilization : float in [0, 1)
+        Dual smoothing (Wentges 1997): phase 2 prices at :math:`\alpha\lambda_c +
+        (1-\alpha)\lambda_{\mathrm{master}}`, :math:`\lambda_c` the multipliers of the
+        best bound so far; if that yields no new column, the next round prices at the
+        master's duals. 0 is plain column generation. Every priced point is a valid
+        :math:`\lambda \ge 0`, so the bound stays certified; the returned multipliers are
+        those of the best bound.
     oracle : callable, optional
         ``oracle(mdp, reward, warm) -> (actions, v, error_bound)``; default
         :func:`policy_iteration_oracle`. Injectable so tests can hand it a broken one.
@@ -249,6 +259,8 @@ def solve_cmdp_column_generation(cmdp: ConstrainedMDP, *, mu=None, tol: float = 
                         "solve_cmdp_lp for episodic models")
     tol = _check_tol(tol)
     max_rounds = V.check_positive_int("max_rounds", max_rounds)
+    stabilization = V.check_real_scalar("stabilization", stabilization, 0.0, 1.0,
+                                        hi_open=True)
     oracle = oracle or policy_iteration_oracle
     mu = np.array(mdp.mu if mu is None else V.check_distribution("mu", mu, mdp.S))
     costs = np.asarray(cmdp.costs)
@@ -304,7 +316,8 @@ def solve_cmdp_column_generation(cmdp: ConstrainedMDP, *, mu=None, tol: float = 
             raise ConvergenceError(msg)
     # ---- phase 2: max R w s.t. C w <= b, sum w = 1
     upper = np.inf
-    lam = np.zeros(K)
+    center = None                 # multipliers of the best bound so far (stability centre)
+    alpha = stabilization
     converged = False
     while True:
         J = len(R)
@@ -314,17 +327,28 @@ def solve_cmdp_column_generation(cmdp: ConstrainedMDP, *, mu=None, tol: float = 
         w = np.maximum(np.asarray(res.x, dtype=np.float64), 0.0)
         w = w / w.sum()
         value = float(R @ w)
-        lam = np.maximum(-np.asarray(res.ineqlin.marginals, dtype=np.float64), 0.0)
+        lam_out = np.maximum(-np.asarray(res.ineqlin.marginals, dtype=np.float64), 0.0)
+        smoothed = center is not None and alpha > 0.0
+        lam = alpha * center + (1.0 - alpha) * lam_out if smoothed else lam_out
         warm, best, err = price(r - np.tensordot(lam, costs, axes=1), warm)
         rounds += 1
-        upper = min(upper, best + err + float(lam @ b))
+        bound = best + err + float(lam @ b)
+        if bound < upper:
+            upper, center = bound, lam
         history.append((value, upper))
         if upper - value <= tol:
             converged = True
             break
-        if rounds >= max_rounds or not cols.add(warm):
+        if rounds >= max_rounds:
             break
+        if cols.add(warm):
+            alpha = stabilization
+        elif smoothed:
+            alpha = 0.0           # mis-pricing: price at the master's own duals next
+        else:
+            break                 # no new column at the master's duals: nothing to add
         R, C = cols.matrices()
+    lam = center if center is not None else lam_out
     if not converged:
         _report(f"solve_cmdp_column_generation: certified gap {upper - value:.3g} > "
                 f"tol={tol:g} after {rounds} pricing rounds", strict)
