@@ -118,3 +118,17 @@ def test_stabilized_and_plain_agree(seed):
     smooth = solve_cmdp_column_generation(cmdp, stabilization=0.5)
     assert smooth.solution.value == pytest.approx(plain.solution.value, abs=1e-8)
     assert smooth.gap <= 1e-8 and plain.gap <= 1e-8
+
+
+def test_thresholds_within_tol_of_the_feasible_set():
+    """b a hair (half of tol) below the least achievable cost: phase 1 ends with
+    0 < t <= tol, and phase 2 must still solve (thresholds relaxed by t), not crash."""
+    cmdp = random_cmdp(2, S=6, A=3, K=1)
+    mdp, c = cmdp.mdp, cmdp.costs[0]
+    least = -(1 - mdp.gamma) * mdp.mu @ policy_iteration(mdp.with_reward(-c)).v
+    tight = cmdp.with_thresholds([least - 5e-9])
+    cg = solve_cmdp_column_generation(tight, tol=1e-8)
+    assert cg.solution.slacks[0] >= -1e-8
+    assert cg.gap <= 1e-8
+    with pytest.raises(InfeasibleCMDPError):
+        solve_cmdp_column_generation(cmdp.with_thresholds([least - 1e-6]), tol=1e-8)

@@ -203,7 +203,10 @@ def solve_cmdp_column_generation(cmdp: ConstrainedMDP, *, mu=None, tol: float = 
     tol : float
         Stop when the certified gap :math:`g(\lambda) - \sum_j w_j R_j` is at most ``tol``
         (on the normalized scale of :math:`r`); also the feasibility tolerance of the
-        phase-1 decision :math:`t^* \le` ``tol``.
+        phase-1 decision :math:`t^* \le` ``tol``: when phase 1 ends with a worst violation
+        :math:`0 < t \le` ``tol``, phase 2 uses the thresholds :math:`b + t` (so every
+        constraint is met to within ``tol``, and the bound, valid for :math:`b + t`, is
+        also one for :math:`b`).
     max_rounds : int
         Pricing rounds (phase 1 and 2 together).
     stabilization : float in [0, 1)
@@ -280,6 +283,7 @@ def solve_cmdp_column_generation(cmdp: ConstrainedMDP, *, mu=None, tol: float = 
     rounds = 1
     # ---- phase 1: min t s.t. C w - t <= b, sum w = 1
     R, C = cols.matrices()
+    b_master = b                  # phase 2's thresholds: b, or b + t* (<= tol) after phase 1
     if (C[:, 0] > b).any():
         while True:
             J = len(R)
@@ -314,6 +318,10 @@ def solve_cmdp_column_generation(cmdp: ConstrainedMDP, *, mu=None, tol: float = 
                    f"with worst violation {t:.3g} > tol and certified lower bound "
                    f"{history[-1][1]:.3g}; feasibility undecided")
             raise ConvergenceError(msg)
+        # phase 1 found a mixture within t <= tol of every threshold; with t > 0 the exact
+        # thresholds may still be infeasible for the current columns, so phase 2 starts
+        # from thresholds relaxed by t (the result meets each constraint to within tol)
+        b_master = b + max(t, 0.0)
     # ---- phase 2: max R w s.t. C w <= b, sum w = 1
     upper = np.inf
     center = None                 # multipliers of the best bound so far (stability centre)
@@ -322,7 +330,7 @@ def solve_cmdp_column_generation(cmdp: ConstrainedMDP, *, mu=None, tol: float = 
     while True:
         J = len(R)
         res = _highs("column generation (phase 2 master)", -R, A_ub=C,
-                     b_ub=b, A_eq=np.ones((1, J)), b_eq=[1.0],
+                     b_ub=b_master, A_eq=np.ones((1, J)), b_eq=[1.0],
                      bounds=(0, None), tol=tol, solver="highs-ds")
         w = np.maximum(np.asarray(res.x, dtype=np.float64), 0.0)
         w = w / w.sum()
@@ -332,7 +340,7 @@ def solve_cmdp_column_generation(cmdp: ConstrainedMDP, *, mu=None, tol: float = 
         lam = alpha * center + (1.0 - alpha) * lam_out if smoothed else lam_out
         warm, best, err = price(r - np.tensordot(lam, costs, axes=1), warm)
         rounds += 1
-        bound = best + err + float(lam @ b)
+        bound = best + err + float(lam @ b_master)
         if bound < upper:
             upper, center = bound, lam
         history.append((value, upper))
