@@ -129,3 +129,63 @@ def test_options_and_validation():
         policy_optimization(mdp, seq, 5, learning_rate=-1.0)
     with pytest.raises(TypeError, match="LossSequence"):
         policy_optimization(mdp, np.zeros((2, 2, 2)), 5)
+
+
+# ------------------------------------------------------------- unknown transitions
+
+
+def test_unknown_transitions_batch_equals_single_runs_and_is_reproducible():
+    mdp = _mdp()
+    seq = stochastic_losses(2, 2, 2, gap=0.3, seed=0)
+    kw = dict(transitions="unknown", record_at=[1, 100, 300])
+    a = policy_optimization(mdp, seq, 300, seed=[4, 9], **kw)
+    b = policy_optimization(mdp, seq, 300, seed=9, **kw)
+    np.testing.assert_array_equal(a.regret[1], b.regret)
+    np.testing.assert_array_equal(a.regret, policy_optimization(mdp, seq, 300, seed=[4, 9],
+                                                                **kw).regret)
+    assert not np.array_equal(a.regret[0], a.regret[1])
+    # Episode 1 plays the uniform policy whatever the learner knows.
+    k = policy_optimization(mdp, seq, 300, seed=[4, 9], record_at=[1, 100, 300])
+    np.testing.assert_array_equal(a.regret[:, 0], k.regret[:, 0])
+    assert not np.array_equal(a.regret[:, 1:], k.regret[:, 1:])   # it does learn differently
+    assert np.all(a.regret >= -1e-12)
+
+
+def test_unknown_transitions_with_true_weights_and_no_transition_bonus_reduces_to_known():
+    """importance="true" and beta_P = 0: the estimator is the known-transition one; the only
+    difference left is the dilation, optimistic over the confidence set instead of the true
+    kernel -- so with no bonus at all the two learners coincide draw for draw."""
+    mdp = _mdp()
+    seq = alternating_losses(2, 2, 2, 500, amplitude=0.25, seed=1)
+    kw = dict(seed=[0, 1, 2], record_at=[10, 250, 500], bonus_scale=0.0)
+    k = policy_optimization(mdp, seq, 500, **kw)
+    u = policy_optimization(mdp, seq, 500, transitions="unknown", importance="true",
+                            transition_bonus_scale=0.0, **kw)
+    np.testing.assert_allclose(u.regret, k.regret, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("reg", ["tsallis", "shannon"])
+def test_unknown_transitions_stochastic_regret_is_sublinear(reg):
+    mdp = _mdp()
+    seq = stochastic_losses(2, 2, 2, gap=0.6, seed=0)
+    pts = np.array([2000, 4000, 8000, 16000])
+    res = policy_optimization(mdp, seq, 16000, regularizer=reg, seeds=4, seed=0,
+                              record_at=pts, transitions="unknown", delta=0.1)
+    inc = np.diff(res.regret.mean(axis=0))
+    assert inc[-1] / 8000 < 0.5 * res.regret.mean(axis=0)[0] / 2000   # slower than linear
+
+
+def test_unknown_transitions_validation():
+    mdp = _mdp()
+    seq = stochastic_losses(2, 2, 2, gap=0.3, seed=0)
+    with pytest.raises(ValueError, match="transitions"):
+        policy_optimization(mdp, seq, 5, transitions="learned")
+    with pytest.raises(ValueError, match="importance"):
+        policy_optimization(mdp, seq, 5, transitions="unknown", importance="lower")
+    with pytest.raises(ValueError, match="transition_bonus_scale"):
+        policy_optimization(mdp, seq, 5, transitions="unknown", transition_bonus_scale=-1.0)
+    with pytest.raises(ValueError, match="delta"):
+        policy_optimization(mdp, seq, 5, transitions="unknown", delta=0.0)
+    res = policy_optimization(mdp, seq, 50, transitions="unknown", importance="empirical",
+                              seed=0)
+    assert np.isfinite(res.final)

@@ -3,10 +3,11 @@
 Generative model: plug-in and synchronous Q-learning, the average-reward estimator via the
 discounted reduction. Episodic exploration: UCBVI (Hoeffding and Bernstein bonuses) with
 exact per-episode regret; FTRL policy optimization with bandit feedback against seeded
-stochastic or adversarial losses. Demonstrations: behavior cloning and KL-regularized RL
-toward it, with a plug-in or an optimistic (UCBVI-Ent+-style) learner. Preferences:
-Bradley-Terry-Luce / Plackett-Luce MLE, pessimistic policies.
-Maximum-entropy exploration: EntGame and UCBVI-Ent."""
+stochastic or adversarial losses, with known or unknown transitions (upper occupancy
+bounds). Demonstrations: behavior cloning and KL-regularized RL toward it, with a plug-in
+or an optimistic (UCBVI-Ent+-style) learner. Preferences: Bradley-Terry-Luce /
+Plackett-Luce MLE, pessimistic policies. Maximum-entropy exploration: EntGame and
+UCBVI-Ent."""
 
 from .adversaries import (
     LossSequence,
@@ -50,7 +51,12 @@ from .max_entropy import (
     ucbvi_ent,
     visitation_entropy,
 )
-from .policy_optimization import REGULARIZERS, best_fixed_loss, policy_optimization
+from .policy_optimization import (
+    IMPORTANCE,
+    REGULARIZERS,
+    best_fixed_loss,
+    policy_optimization,
+)
 from .preferences import (
     MLEResult,
     asymptotic_covariances,
@@ -66,8 +72,10 @@ from .preferences import (
 from .preferences import greedy_policy as preference_greedy_policy
 from .preferences import mle as preference_mle
 from .ucbvi import UCBVI_BONUSES, ucbvi
+from .upper_occupancy import occupancy_bounds, transition_confidence_set
 
 __all__ = [
+    "IMPORTANCE",
     "REGULARIZERS",
     "UCBVI_BONUSES",
     "DemoRegularizedResult",
@@ -89,6 +97,7 @@ __all__ = [
     "kl_regularized_optimum",
     "minimax_gap",
     "minimax_losses",
+    "occupancy_bounds",
     "optimal_start_value",
     "pessimistic_policy",
     "policy_features",
@@ -102,6 +111,7 @@ __all__ = [
     "split_rankings",
     "stochastic_losses",
     "trajectory_kl",
+    "transition_confidence_set",
     "ucbvi",
     "uniform_offers",
     "EntropyCurve",
