@@ -124,9 +124,11 @@ def main(argv=None) -> int:
         "over deterministic policies, the master LP solved by HiGHS, pricing by warm-started "
         "policy iteration, stopping at a certified gap of 1e-8.",
         "",
-        "HiGHS on the full 10,000-state LPs (previous single run on this machine, "
-        "`--highs-10k` reruns it): occupancy LP 391 s (interior point; dual simplex and PDLP "
-        "slower), value LP 364 s. A sparse LU of one garnet basis matrix "
+        ("The 10,000-state HiGHS rows are from this run (`--highs-10k`). " if args.highs_10k
+         else "HiGHS on the full 10,000-state LPs (an earlier run on this machine; "
+         "`--highs-10k` reruns it): occupancy LP 391-421 s, CMDP LP 374 s. ")
+        + "Dual simplex and PDLP were slower than the interior point at this size (earlier "
+        "runs). A sparse LU of one garnet basis matrix "
         "I - gamma P_pi^T at S = 10,000 takes 130 s in SuperLU and fills in to 6e7 nonzeros: "
         "random transitions leave no sparsity for a factorization to exploit, which is why "
         "general-purpose LP codes take minutes here and the structured methods seconds.",
