@@ -223,6 +223,12 @@ class _HighsLP:
         self._rows = np.arange(self.n_row, dtype=np.int32)
         self._cols = np.arange(self.n_col, dtype=np.int32)
 
+    def reset(self) -> None:
+        """Forget the warm start (basis and solution): the next solve depends on its inputs
+        only, not on the solves before it (ties between optimal vertices are then broken
+        the same way every time)."""
+        self._h.clearSolver()
+
     def solve(self, *, row_lo=None, row_hi=None, cost=None):
         h = self._h
         if row_lo is not None:
@@ -558,6 +564,12 @@ def _one_sided(F1: FeasibleRewardSet, F2: FeasibleRewardSet, starts: int, max_it
                seed) -> tuple[float, np.ndarray, int]:
     """Ascent lower bound on sup_{r in F1 & B} dist(r, F2 & B)."""
     rng = np.random.default_rng(seed)
+    # Cold-start the cached LPs: with warm starts, degenerate LPs break ties between optimal
+    # vertices by solve history, and the ascent (hence the bound) depended on earlier calls.
+    for F in (F1, F2):
+        for lp in F.__dict__.values():
+            if isinstance(lp, _HighsLP):
+                lp.reset()
     best, witness, solves = 0.0, np.zeros(F1.shape), 0
     for _ in range(starts):
         y = rng.standard_normal(F1.shape)
