@@ -8,6 +8,7 @@ sets) uses the same ones, so a sweep is stored, resumed and read the same way ev
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 
@@ -38,15 +39,35 @@ def _sweep_executor(scheduler) -> dict:
     return {"executor": "dask", "scheduler": scheduler}
 
 
+@functools.lru_cache(maxsize=1)
+def _code_fingerprint() -> str:
+    """SHA-256 (first 12 hex digits) of the source of ``tabular_rl`` and ``proofs_check``
+    (every ``.py`` file, by relative path), computed once per process."""
+    import hashlib
+    from pathlib import Path
+
+    import tabular_rl
+
+    h = hashlib.sha256()
+    for pkg in (Path(tabular_rl.__file__).parent, Path(__file__).parent):
+        for f in sorted(pkg.rglob("*.py")):
+            h.update(f"{pkg.name}/{f.relative_to(pkg).as_posix()}".encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def _sweep_path(out_dir: str, sweep, custom: bool) -> str:
-    """``out_dir/_sweeps/<name>-<hash>.npz``: the hash covers the grid, ``fixed``, seeds and
-    root seed, so a rerun with the same settings resumes and other settings never collide;
-    an injected learner gets its own file (and is always recomputed)."""
+    """``out_dir/_sweeps/<name>-<hash>.npz``: the hash covers the grid, ``fixed``, seeds,
+    root seed and the library's source code, so a rerun with the same settings and code
+    resumes, other settings never collide, and results computed before a code change are
+    never reused (they were, silently, before the source joined the key); an injected
+    learner gets its own file (and is always recomputed)."""
     import hashlib
     import json
 
     key = json.dumps({"grid": {k: list(v) for k, v in sweep.grid.items()},
-                      "fixed": sweep.fixed, "seeds": sweep.seeds, "root": sweep.root_seed},
+                      "fixed": sweep.fixed, "seeds": sweep.seeds, "root": sweep.root_seed,
+                      "code": _code_fingerprint()},
                      sort_keys=True, default=str)
     digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     tag = "-custom" if custom else ""

@@ -350,3 +350,18 @@ def test_check_given_no_instance_of_its_type_errors_instead_of_passing():
         assert rep.verdict == "error" and rep.n_instances == 0, check.__name__
     assert F.check_performance_difference(instances=[]).verdict == "error"
     assert F.check_performance_difference(instances=episodic).n_instances == 1
+
+
+def test_sweep_results_are_keyed_by_the_source_code(monkeypatch):
+    """A stored sweep is reused only by the same settings *and* the same library source:
+    results computed before a code change must not be read back as new ones."""
+    from proofs_check import _rate_helpers as RH
+    from tabular_rl.rates import Sweep
+
+    sweep = Sweep("demo", lambda config, rng: {"x": 0.0}, grid={"n": [1, 2]}, seeds=4,
+                  root_seed=0, fixed={"k": 1})
+    here = RH._sweep_path("out", sweep, False)
+    assert here == RH._sweep_path("out", sweep, False)
+    assert RH._code_fingerprint() == RH._code_fingerprint()
+    monkeypatch.setattr(RH, "_code_fingerprint", lambda: "edited-source")
+    assert RH._sweep_path("out", sweep, False) != here

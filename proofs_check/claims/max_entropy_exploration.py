@@ -89,6 +89,7 @@ from tabular_rl.occupancy.frank_wolfe import entropy_utility, frank_wolfe
 from tabular_rl.occupancy.polytope import policy_to_occupancy
 
 from .._instances import random_mdp, rng_for
+from .._rate_helpers import _sweep_path
 from ..registry import Claim, Paper, Report, register
 
 __all__ = ["MAX_ENTROPY_EXPLORATION", "TIAPKIN_2023", "check_max_entropy_exploration",
@@ -733,18 +734,6 @@ def _mean_interval(x: np.ndarray, n_boot: int, level: float, seed: int) -> tuple
     boots = x[idx].mean(axis=1)
     lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
     return float(lo), float(hi)
-
-
-def _sweep_path(out_dir: str, sweep, custom: bool) -> str:
-    import hashlib
-    import json
-
-    key = json.dumps({"grid": {k: list(v) for k, v in sweep.grid.items()},
-                      "fixed": sweep.fixed, "seeds": sweep.seeds, "root": sweep.root_seed},
-                     sort_keys=True, default=str)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
-    tag = "-custom" if custom else ""
-    return os.path.join(os.fspath(out_dir), "_sweeps", f"{sweep.name}-{digest}{tag}.npz")
 
 
 def _rates_figure(out_dir, fits, seeds, bonus_scale, trap, hard_seeds) -> str:
