@@ -445,6 +445,22 @@ def _shannon_rate(pi, lr_scale, ent_sum, inv_eta):  # pragma: no cover - compile
 
 
 @njit(cache=True)
+def _add_estimates(Lc, traj_s, traj_a, traj_l, w, pi):  # pragma: no cover - compiled
+    r"""Add the importance-weighted estimate of the episode to the cumulative losses:
+    :math:`\hat Q(h,s_h,a_h) = \sum_{h'\ge h}\ell_{h'}/(w(h,s_h)\,\pi_h(a_h|s_h))` on the
+    visited pairs, ``w`` the occupancy (known transitions) or its upper bound (skipped
+    where ``w`` is 0, which a visited state has only under an ablation weight)."""
+    H = traj_l.shape[0]
+    suffix = 0.0
+    for h in range(H - 1, -1, -1):
+        suffix += traj_l[h]
+        s = traj_s[h]
+        a = traj_a[h]
+        if w[h, s] > 0.0:
+            Lc[h, s, a] += suffix / (w[h, s] * pi[h, s, a])
+
+
+@njit(cache=True)
 def _po_kernel(indptr, indices, data, cdf, hi, kern_of_h, mu, mu_cdf, mu_hi, means,
                bernoulli, keys, loss_keys, n_ep, pts, reg, lr_const, lr_scale, bonus_scale,
                out):  # pragma: no cover - compiled
@@ -495,16 +511,8 @@ def _po_kernel(indptr, indices, data, cdf, hi, kern_of_h, mu, mu_cdf, mu_hi, mea
                             B[h, s, a] = b + dil * nxt
                             vb += pi[h, s, a] * B[h, s, a]
                         Bv[h, s] = vb
-                for h in range(H):
-                    for s in range(S):
-                        for a in range(A):
-                            Lc[h, s, a] -= B[h, s, a]
-            suffix = 0.0
-            for h in range(H - 1, -1, -1):
-                suffix += traj_l[h]
-                s = traj_s[h]
-                a = traj_a[h]
-                Lc[h, s, a] += suffix / (q[h, s] * pi[h, s, a])
+                Lc -= B
+            _add_estimates(Lc, traj_s, traj_a, traj_l, q, pi)
             # 5. Shannon's entropy-adaptive rate
             if reg == 1 and lr_const == 0.0:
                 _shannon_rate(pi, lr_scale, ent_sum, inv_eta)
@@ -558,15 +566,11 @@ def _po_unknown_kernel(indptr, indices, data, cdf, hi, kern_of_h, mu, mu_cdf, mu
             # 3. occupancy bounds over the confidence set (Comp-UOB), importance weights
             UO._occupancy_bounds(pbar, eps, mu, pi, u, ul, fs, order)
             if weights == 0:
-                for h in range(H):
-                    for s in range(S):
-                        wq[h, s] = u[h, s]
+                wq[:, :] = u
             elif weights == 1:
                 _plug_in_occupancy(pbar, mu, pi, wq)
             else:
-                for h in range(H):
-                    for s in range(S):
-                        wq[h, s] = q[h, s]
+                wq[:, :] = q
             # 4. one episode with bandit feedback
             _play_episode(indptr, indices, cdf, hi, kern_of_h, mu_cdf, mu_hi, means, bernoulli,
                           key, lkey, t, pi, traj_s, traj_a, traj_l)
@@ -589,18 +593,9 @@ def _po_unknown_kernel(indptr, indices, data, cdf, hi, kern_of_h, mu, mu_cdf, mu
                             B[h, s, a] = b + dil * nxt
                             vb += pi[h, s, a] * B[h, s, a]
                         Bv[h, s] = vb
-                for h in range(H):
-                    for s in range(S):
-                        for a in range(A):
-                            Lc[h, s, a] -= B[h, s, a]
+                Lc -= B
             # 6. importance-weighted Q estimate of the visited pairs
-            suffix = 0.0
-            for h in range(H - 1, -1, -1):
-                suffix += traj_l[h]
-                s = traj_s[h]
-                a = traj_a[h]
-                if wq[h, s] > 0.0:
-                    Lc[h, s, a] += suffix / (wq[h, s] * pi[h, s, a])
+            _add_estimates(Lc, traj_s, traj_a, traj_l, wq, pi)
             # 7. counts and confidence set of the visited rows
             for h in range(H - 1):
                 s = traj_s[h]
